@@ -1,0 +1,17 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class AccountsConfig(AppConfig):
+    name = "accounts"
+    verbose_name = "Accounts"
+
+    def ready(self):
+        # Permissions are created app by app in post_migrate, so the group is synced after each app's
+        # (no sender filter): a new content model gets its permissions without a data migration.
+        from .services import editors_group_sync
+
+        def _sync(sender, **kwargs):
+            editors_group_sync(using=kwargs.get("using", "default"))
+
+        post_migrate.connect(_sync, dispatch_uid="accounts.editors_group_sync", weak=False)

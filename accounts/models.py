@@ -1,0 +1,101 @@
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.db.models.functions import Lower
+from django_countries.fields import CountryField
+from django_cryptography.fields import encrypt
+
+from common.crypto import normalize_email
+from common.models import BaseModel
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    EDITOR = "editor", "Editor"
+    USER = "user", "User"
+
+
+def default_preferences() -> dict:
+    return {"notifications": True, "theme": "light"}
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def get_by_natural_key(self, username):
+        # Log-in is case-insensitive, like the uniqueness of the address.
+        return self.get(email__iexact=normalize_email(username))
+
+    # createsuperuser and the tests use these; application code goes through accounts.services.
+    def create_user(self, email, password=None, **fields):
+        from .services import user_create
+
+        return user_create(email=email, password=password, **fields)
+
+    def create_superuser(self, email, password=None, **fields):
+        from .services import user_create
+
+        fields.pop("is_staff", None)
+        fields.pop("is_superuser", None)
+        return user_create(email=email, password=password, role=Role.ADMIN, **fields)
+
+
+class User(BaseModel, AbstractBaseUser, PermissionsMixin):
+    email = models.EmailField(
+        "e-mail address",
+        unique=True,
+        error_messages={"unique": "A user with this e-mail address already exists."},
+        help_text="The log-in name. Letter case does not matter.",
+    )
+    name = models.CharField(max_length=150, blank=True)
+    company = models.CharField(max_length=200, blank=True)
+    phone = encrypt(models.CharField(max_length=32, blank=True, default=""))
+    country = CountryField(blank=True, help_text="ISO 3166 country.")
+    role = models.CharField(
+        max_length=16,
+        choices=Role.choices,
+        default=Role.USER,
+        help_text="Admins manage everything; editors manage content and impact only; users are clients.",
+    )
+    is_active = models.BooleanField(default=True)
+    # Derived from role by accounts.services.user_role_apply; never set on their own.
+    is_staff = models.BooleanField(default=False, editable=False)
+    preferences = models.JSONField(default=default_preferences, blank=True)
+    legal_hold = models.BooleanField(
+        default=False, help_text="Retention and anonymisation skip a user on legal hold."
+    )
+    anonymized_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = []
+
+    class Meta:
+        ordering = ["email"]
+        constraints = [
+            # unique=True alone is case-sensitive on PostgreSQL; this closes Foo@x vs foo@x.
+            models.UniqueConstraint(
+                Lower("email"),
+                name="accounts_user_email_ci_unique",
+                violation_error_message="A user with this e-mail address already exists.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(role__in=Role.values),
+                name="accounts_user_role_valid",
+                violation_error_message="Unknown role.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.email
+
+    def clean(self):
+        super().clean()
+        self.email = normalize_email(self.email)
+
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+    def is_editor(self) -> bool:
+        return self.role == Role.EDITOR

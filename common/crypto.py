@@ -1,0 +1,17 @@
+import hashlib
+import hmac
+
+from django.conf import settings
+
+
+def normalize_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def email_blind_index(email: str) -> str:
+    """
+    A keyed HMAC of the normalised e-mail: rows whose e-mail is encrypted can still be found by it,
+    while the column alone reveals nothing (no dictionary attack without BLIND_INDEX_KEY).
+    """
+    key = settings.BLIND_INDEX_KEY.encode()
+    return hmac.new(key, normalize_email(email).encode(), hashlib.sha256).hexdigest()

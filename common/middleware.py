@@ -1,0 +1,30 @@
+import re
+
+from .context import RequestContext, reset_request_context, set_request_context
+from .ids import uuid7
+
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class RequestContextMiddleware:
+    """
+    Gives every request an id (the proxy's X-Request-ID when it is well-formed) and records the client
+    address, so audit rows written anywhere below can name both. The id is echoed in the response.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid7().hex
+        request.request_id = request_id
+        token = set_request_context(
+            RequestContext(request_id=request_id, ip_address=request.META.get("REMOTE_ADDR") or None)
+        )
+        try:
+            response = self.get_response(request)
+        finally:
+            reset_request_context(token)
+        response["X-Request-ID"] = request_id
+        return response

@@ -1,0 +1,110 @@
+from django.db import models
+from django.utils import timezone
+
+from .ids import uuid7
+
+
+class BaseModel(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class SoftDeleteQuerySet(models.QuerySet):
+    def alive(self):
+        return self.filter(deleted_at__isnull=True)
+
+    def deleted(self):
+        return self.filter(deleted_at__isnull=False)
+
+
+class SoftDeleteManager(models.Manager.from_queryset(SoftDeleteQuerySet)):
+    """The default manager: soft-deleted rows do not exist for ordinary code."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(deleted_at__isnull=True)
+
+
+class SoftDeleteModel(models.Model):
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False, db_index=True)
+
+    objects = SoftDeleteManager()
+    # The trash, restore and purge paths see everything.
+    all_objects = models.Manager.from_queryset(SoftDeleteQuerySet)()
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+class PublishStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    PUBLISHED = "published", "Published"
+
+
+class PublishableQuerySet(SoftDeleteQuerySet):
+    def published(self, at=None):
+        """
+        What the public may see. The clock decides, not a job: a row scheduled for later shows up by
+        itself once its time has come.
+        """
+        return self.filter(
+            deleted_at__isnull=True,
+            status=PublishStatus.PUBLISHED,
+            published_at__isnull=False,
+            published_at__lte=at or timezone.now(),
+        )
+
+
+class PublishableManager(models.Manager.from_queryset(PublishableQuerySet)):
+    def get_queryset(self):
+        return super().get_queryset().filter(deleted_at__isnull=True)
+
+
+class PublishableModel(SoftDeleteModel):
+    """A soft-deleted, publishable piece of public content with a slug unique among live rows."""
+
+    status = models.CharField(
+        max_length=16,
+        choices=PublishStatus.choices,
+        default=PublishStatus.DRAFT,
+        db_index=True,
+        help_text="Only published items whose publication time has come are shown on the site.",
+    )
+    published_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the item goes live. A time in the future schedules it.",
+    )
+
+    objects = PublishableManager()
+    all_objects = models.Manager.from_queryset(PublishableQuerySet)()
+
+    class Meta:
+        abstract = True
+
+    @property
+    def publish_state(self) -> str:
+        if self.deleted_at:
+            return "deleted"
+        if self.status != PublishStatus.PUBLISHED or self.published_at is None:
+            return "draft"
+        if self.published_at > timezone.now():
+            return "scheduled"
+        return "published"
+
+
+def live_slug_constraint(model_label: str) -> models.UniqueConstraint:
+    """A slug is unique among live rows only, so deleting a row frees its slug."""
+    return models.UniqueConstraint(
+        fields=["slug"],
+        condition=models.Q(deleted_at__isnull=True),
+        name=f"{model_label}_slug_unique_live",
+        violation_error_message="Another live item already uses this slug.",
+    )

@@ -1,0 +1,33 @@
+"""The test suite: embedded defaults, or PostgreSQL and Redis when DATABASE_URL and REDIS_URL are set."""
+
+from .base import *  # noqa: F403
+from .base import CACHES, VAR_DIR, env
+
+ENVIRONMENT = "test"
+DEBUG = False
+SECRET_KEY = "test-secret-key-that-is-long-enough-and-never-used-outside-the-test-suite"
+FIELD_ENCRYPTION_KEY = "test-field-encryption-key"
+CRYPTOGRAPHY_KEY = FIELD_ENCRYPTION_KEY
+BLIND_INDEX_KEY = "test-blind-index-key"
+ALLOWED_HOSTS = ["*"]
+# Hashing cost is not what the tests measure.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Tasks run in-process so tests see their effects; the broker setting itself is tested in test_settings.
+CELERY_TASK_ALWAYS_EAGER = True
+CACHES["default"]["KEY_PREFIX"] = env.str("CACHE_KEY_PREFIX", default="indivillage-test")
+TEST_VAR_DIR = VAR_DIR / "test"
+MEDIA_ROOT = TEST_VAR_DIR / "media"
+PRIVATE_ROOT = TEST_VAR_DIR / "private"
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "private": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(PRIVATE_ROOT), "base_url": None},
+    },
+    "backups": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(TEST_VAR_DIR / "backups"), "base_url": None},
+    },
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -1,0 +1,115 @@
+"""The three settings modes, each imported fresh in a subprocess with exactly the environment it names."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PROBE = """
+import json, django
+from django.conf import settings
+django.setup()
+db = settings.DATABASES["default"]
+print(json.dumps({
+    "engine": db["ENGINE"], "options": db.get("OPTIONS", {}), "conn_max_age": db.get("CONN_MAX_AGE"),
+    "cache": settings.CACHES["default"]["BACKEND"],
+    "cache_options": settings.CACHES["default"].get("OPTIONS", {}),
+    "eager": settings.CELERY_TASK_ALWAYS_EAGER, "broker": settings.CELERY_BROKER_URL,
+    "private": str(settings.STORAGES["private"]["OPTIONS"]["location"]),
+    "debug": settings.DEBUG, "crypto_key_set": bool(settings.CRYPTOGRAPHY_KEY),
+    "hasher": settings.PASSWORD_HASHERS[0],
+}, default=str))
+"""
+SECRETS = {
+    "DJANGO_SECRET_KEY": "prod-" + "k3y-Zx9!q" * 8,
+    "FIELD_ENCRYPTION_KEY": "prod-field-encryption-key",
+    "BLIND_INDEX_KEY": "prod-blind-index-key",
+    "DATABASE_URL": "postgres://app@db.internal:5432/indivillage",
+}
+
+
+def _env(module: str, **extra) -> dict:
+    keep = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "VIRTUAL_ENV"}}
+    return {
+        **keep,
+        "DJANGO_SETTINGS_MODULE": module,
+        "VAR_DIR": os.environ.get("VAR_DIR", str(ROOT / "var")),
+        **extra,
+    }
+
+
+def _probe(module: str, **extra) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        cwd=ROOT,
+        env=_env(module, **extra),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_embedded_mode_needs_no_environment():
+    found = _probe("config.settings.local")
+    assert found["engine"] == "django.db.backends.sqlite3"
+    assert found["cache"] == "django.core.cache.backends.locmem.LocMemCache"
+    assert found["eager"] is True and found["broker"] == ""
+    assert found["private"].endswith("var/private")
+    assert found["debug"] is True and found["crypto_key_set"] is True
+    assert found["hasher"].endswith("BCryptSHA256PasswordHasher")
+
+
+def test_env_switches_to_pooled_postgres_and_redis_failing_open():
+    found = _probe(
+        "config.settings.local",
+        DATABASE_URL="postgres://app:pw@db.example:5432/indivillage",
+        REDIS_URL="redis://cache.example:6379/1",
+        DATABASE_POOL_MIN_SIZE="3",
+        DATABASE_POOL_MAX_SIZE="7",
+        DATABASE_POOL_TIMEOUT="2.5",
+        DATABASE_SSLMODE="require",
+    )
+    assert found["engine"] == "django.db.backends.postgresql"
+    assert found["options"]["pool"] == {"min_size": 3, "max_size": 7, "timeout": 2.5}
+    assert found["options"]["sslmode"] == "require"
+    assert found["conn_max_age"] == 0
+    assert found["cache"] == "django_redis.cache.RedisCache"
+    assert found["cache_options"]["IGNORE_EXCEPTIONS"] is True
+    assert found["cache_options"]["SOCKET_TIMEOUT"] <= 0.5
+    assert found["eager"] is False and found["broker"] == "redis://cache.example:6379/1"
+
+
+def test_production_with_its_secrets_is_not_debug():
+    found = _probe("config.settings.production", **SECRETS)
+    assert found["debug"] is False and found["engine"] == "django.db.backends.postgresql"
+
+
+@pytest.mark.parametrize(
+    "missing", ["DJANGO_SECRET_KEY", "FIELD_ENCRYPTION_KEY", "BLIND_INDEX_KEY", "DATABASE_URL"]
+)
+def test_production_refuses_to_start_without_a_secret(missing):
+    env = _env("config.settings.production", **{k: v for k, v in SECRETS.items() if k != missing})
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode != 0
+    assert f"{missing} must be set" in done.stderr
+
+
+def test_production_passes_the_deploy_check_with_no_warning():
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=_env("config.settings.production", **SECRETS),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "no issues" in done.stdout

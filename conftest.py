@@ -1,0 +1,72 @@
+"""
+Suite-wide rules. A test marked `postgres` is skipped on SQLite; with REQUIRE_POSTGRES=1 (CI's second
+run) the suite refuses to run on anything else, and every skip counts as a failure.
+"""
+
+import os
+
+import pytest
+
+REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
+
+
+def pytest_sessionstart(session):
+    if not REQUIRE_POSTGRES:
+        return
+    from django.conf import settings
+
+    engine = settings.DATABASES["default"]["ENGINE"]
+    cache = settings.CACHES["default"]["BACKEND"]
+    if engine != "django.db.backends.postgresql" or "redis" not in cache:
+        pytest.exit(
+            f"REQUIRE_POSTGRES=1 but the database is {engine} and the cache {cache}: "
+            "set DATABASE_URL and REDIS_URL.",
+            returncode=3,
+        )
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("postgres"):
+        from django.conf import settings
+
+        if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+            pytest.skip("needs PostgreSQL (set DATABASE_URL)")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if REQUIRE_POSTGRES and report.skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped, and REQUIRE_POSTGRES=1 allows no skip: {reason}"
+    return report
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _private_storage(settings, tmp_path):
+    """Each test writes uploads and backups under its own temporary folder."""
+    for name, folder in (("private", "private"), ("backups", "backups")):
+        settings.STORAGES = {
+            **settings.STORAGES,
+            name: {
+                **settings.STORAGES[name],
+                "OPTIONS": {"location": str(tmp_path / folder), "base_url": None},
+            },
+        }
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def api_client():
+    from rest_framework.test import APIClient
+
+    return APIClient()

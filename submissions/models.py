@@ -1,0 +1,54 @@
+from django.conf import settings
+from django.db import models
+from django_cryptography.fields import encrypt
+
+from common.models import BaseModel
+
+
+class FormType(models.TextChoices):
+    CONTACT = "contact", "Contact"
+    DEMO_REQUEST = "demo_request", "Demo request"
+    QUOTE_REQUEST = "quote_request", "Quote request"
+
+
+class SubmissionStatus(models.TextChoices):
+    SUBMITTED = "submitted", "Submitted"
+    PROCESSING = "processing", "Processing"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+
+
+class FormSubmission(BaseModel):
+    # Visitors need no account.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="submissions",
+    )
+    form_type = models.CharField(max_length=20, choices=FormType.choices)
+    # Everything the visitor typed, PII included: encrypted at rest.
+    data = encrypt(models.JSONField(default=dict))
+    # Keyed HMAC of the normalised e-mail: finds a person's submissions without decrypting every row.
+    email_hash = models.CharField(max_length=64, db_index=True, blank=True)
+    status = models.CharField(
+        max_length=16, choices=SubmissionStatus.choices, default=SubmissionStatus.SUBMITTED
+    )
+    services = models.ManyToManyField("content.Service", blank=True, related_name="+")
+    idempotency_key = models.CharField(max_length=128, null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["form_type", "status"], name="submission_type_status_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["form_type", "idempotency_key"],
+                condition=models.Q(idempotency_key__isnull=False),
+                name="submission_idempotency_unique",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.get_form_type_display()} {self.created_at:%Y-%m-%d %H:%M}"
