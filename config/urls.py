@@ -1,5 +1,6 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from ops.views import healthz
 
@@ -7,7 +8,20 @@ admin.site.site_header = "IndiVillage administration"
 admin.site.site_title = "IndiVillage admin"
 admin.site.index_title = "Content, impact and operations"
 
+api_v1 = [
+    path("", include("content.api.urls")),
+    path("", include("impact.api.urls")),
+    path("", include("submissions.api.urls")),
+    path("", include("accounts.api.urls")),
+]
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("healthz", healthz, name="healthz"),
 ]
+
+handler404 = "common.exceptions.json_404"
+handler500 = "common.exceptions.json_500"

@@ -1,4 +1,3 @@
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -6,19 +5,6 @@ from audit.services import audit_record
 from common.models import PublishStatus
 
 from .models import Service, ServiceFeature
-
-CONTENT_VERSION_KEY = "content-version"
-
-
-def content_version_bump() -> None:
-    """
-    Public caches key on this number, so bumping it retires every cached page at once. Called on
-    commit, so no reader caches the old state after the write is visible.
-    """
-    try:
-        cache.incr(CONTENT_VERSION_KEY)
-    except ValueError:
-        cache.set(CONTENT_VERSION_KEY, 1, timeout=None)
 
 
 @transaction.atomic
@@ -44,5 +30,4 @@ def service_create(
         item.full_clean()
         item.save()
     audit_record(actor=actor, action="content.created", entity=service, changes={"slug": slug})
-    transaction.on_commit(content_version_bump)
     return service

@@ -11,10 +11,11 @@ from django.utils.text import slugify
 
 from accounts.models import Role, User
 from accounts.services import user_create
+from common.caching import content_version_bump
 from common.crypto import email_blind_index
 from common.models import PublishStatus
 from content.models import CaseStudy, CaseStudyResult, Industry, Service
-from content.services import content_version_bump, service_create
+from content.services import service_create
 from impact.models import ImpactMetric, ImpactStory, Location
 from submissions.models import FormSubmission
 

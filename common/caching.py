@@ -1,0 +1,147 @@
+"""
+Public GET responses, cached whole and keyed by a content version.
+
+Every content or impact write bumps the version on commit, which retires every cached page at once;
+no key lists to maintain. Rows scheduled to go live need no write: the earliest future publication time
+is remembered beside the version, and the first request after it bumps the version itself.
+
+The ETag is derived from the version and the URL alone, so `If-None-Match` is answered 304 from one
+cache read, without running the view or touching the database. With the cache down every read falls
+through to the view: 200, uncached, no ETag.
+"""
+
+import hashlib
+import time
+from functools import wraps
+
+from django.apps import apps
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Min
+from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.http import HttpResponse, HttpResponseNotModified
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+
+VERSION_KEY = "content-version"
+NEXT_PUBLISH_KEY = "content-next-publish"
+# Models whose published_at can schedule a change of the public site.
+SCHEDULED_MODELS = ("content.Service", "content.CaseStudy", "impact.ImpactStory")
+_NO_SCHEDULE = 0
+
+
+def _next_publish_timestamp() -> float:
+    now = timezone.now()
+    times = []
+    for label in SCHEDULED_MODELS:
+        model = apps.get_model(label)
+        found = model.objects.filter(status="published", published_at__gt=now).aggregate(
+            t=Min("published_at")
+        )
+        if found["t"]:
+            times.append(found["t"])
+    return min(times).timestamp() if times else _NO_SCHEDULE
+
+
+def content_version_bump() -> None:
+    """Retires every cached public page. Run it on commit, never inside the writing transaction."""
+    try:
+        cache.incr(VERSION_KEY)
+    except ValueError:
+        # A fresh or evicted key starts from the clock, never from a number an old page may carry.
+        cache.set(VERSION_KEY, int(time.time() * 1000), timeout=None)
+    cache.delete(NEXT_PUBLISH_KEY)
+
+
+def content_version() -> int | None:
+    """The current version, or None when the cache cannot be reached (then nothing is cached)."""
+    values = cache.get_many([VERSION_KEY, NEXT_PUBLISH_KEY])
+    version = values.get(VERSION_KEY)
+    if version is None:
+        cache.add(VERSION_KEY, int(time.time() * 1000), timeout=None)
+        version = cache.get(VERSION_KEY)
+        if version is None:
+            return None
+    next_publish = values.get(NEXT_PUBLISH_KEY)
+    if next_publish is None:
+        cache.set(NEXT_PUBLISH_KEY, _next_publish_timestamp(), timeout=None)
+    elif next_publish != _NO_SCHEDULE and time.time() >= next_publish:
+        # A scheduled row has gone live: only one request wins the add and bumps.
+        if cache.add(f"{NEXT_PUBLISH_KEY}:{next_publish}", 1, timeout=60):
+            content_version_bump()
+            cache.set(NEXT_PUBLISH_KEY, _next_publish_timestamp(), timeout=None)
+        version = cache.get(VERSION_KEY, version)
+    return version
+
+
+def _bump_on_commit(**kwargs) -> None:
+    transaction.on_commit(content_version_bump)
+
+
+def connect_content_invalidation(app_label: str) -> None:
+    """
+    Every save, delete and relation change of the app's models retires the public cache after commit,
+    whichever path made it (services, the admin, a shell). Bulk writes that send no signal (seed_demo)
+    call content_version_bump themselves.
+    """
+    for model in apps.get_app_config(app_label).get_models():
+        uid = f"content-cache:{model._meta.label}"
+        post_save.connect(_bump_on_commit, sender=model, dispatch_uid=uid + ":save", weak=False)
+        post_delete.connect(_bump_on_commit, sender=model, dispatch_uid=uid + ":delete", weak=False)
+        for field in model._meta.local_many_to_many:
+            m2m_changed.connect(
+                _bump_on_commit,
+                sender=field.remote_field.through,
+                dispatch_uid=uid + f":{field.name}",
+                weak=False,
+            )
+
+
+def _wants_json(request) -> bool:
+    # The browsable API (HTML) is for developers: never cached, never given a shared ETag.
+    fmt = request.GET.get("format")
+    if fmt:
+        return fmt == "json"
+    return "text/html" not in request.headers.get("Accept", "")
+
+
+def public_cache(view):
+    """Caches a public GET view's JSON responses by content version and URL, with ETag and 304."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if request.method not in ("GET", "HEAD") or not _wants_json(request):
+            return view(request, *args, **kwargs)
+        version = content_version()
+        if version is None:
+            return view(request, *args, **kwargs)
+        digest = hashlib.blake2b(request.get_full_path().encode(), digest_size=12).hexdigest()
+        etag = f'"{version}-{digest}"'
+        if etag in request.headers.get("If-None-Match", ""):
+            response = HttpResponseNotModified()
+            response["ETag"] = etag
+            patch_vary_headers(response, ["Accept"])
+            return response
+
+        key = f"page:{version}:{digest}"
+        # `Cache-Control: no-cache` asks for a fresh answer: the view runs, and its result is stored.
+        fresh = "no-cache" in request.headers.get("Cache-Control", "")
+        body = None if fresh else cache.get(key)
+        if body is None:
+            response = view(request, *args, **kwargs)
+            if hasattr(response, "render"):
+                response.render()
+            if response.status_code != 200 or not response.get("Content-Type", "").startswith(
+                "application/json"
+            ):
+                return response
+            cache.set(key, response.content)
+        else:
+            response = HttpResponse(body, content_type="application/json")
+        response["ETag"] = etag
+        response["Cache-Control"] = "public, max-age=0, must-revalidate"
+        patch_vary_headers(response, ["Accept"])
+        return response
+
+    wrapped.public_cache = True
+    return wrapped
