@@ -1,0 +1,57 @@
+"""OpenAPI post-processing: every operation documents the one error shape for the errors it can return."""
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "example": "validation_error"},
+                "message": {"type": "string"},
+                "fields": {
+                    "type": "object",
+                    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                    "description": "Each wrong input and what is wrong with it.",
+                },
+            },
+        }
+    },
+}
+
+_DESCRIPTIONS = {
+    "400": "The input is not valid; `fields` says which and why.",
+    "401": "Authentication is required.",
+    "403": "Not allowed.",
+    "404": "Not found.",
+    "405": "Method not allowed.",
+    "406": "Not acceptable.",
+    "409": "Conflict.",
+    "413": "Payload too large.",
+    "415": "Unsupported media type.",
+    "423": "Locked.",
+    "429": "Too many requests; retry after the time in `Retry-After`.",
+    "503": "Temporarily unavailable; retry shortly.",
+}
+_ALWAYS = ("400", "401", "403", "404", "405", "406", "415", "429", "503")
+
+
+def add_error_responses(result, generator, request, public):
+    components = result.setdefault("components", {}).setdefault("schemas", {})
+    components["Error"] = ERROR_SCHEMA
+    reference = {"$ref": "#/components/schemas/Error"}
+    for path_item in result.get("paths", {}).values():
+        for method, operation in path_item.items():
+            if method not in {"get", "post", "put", "patch", "delete", "head", "options"}:
+                continue
+            responses = operation.setdefault("responses", {})
+            for code in _ALWAYS + tuple(operation.pop("x-extra-errors", ())):
+                responses.setdefault(
+                    code,
+                    {
+                        "description": _DESCRIPTIONS[code],
+                        "content": {"application/json": {"schema": reference}},
+                    },
+                )
+    return result
