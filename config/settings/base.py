@@ -299,5 +299,17 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django_redis": {"level": "WARNING"}},
+    "loggers": {
+        # Django's own console handler would print every line twice beside the root one.
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django_redis": {"level": "WARNING"},
+    },
 }
+
+# --- Lead forms -------------------------------------------------------------------------------------
+
+# Submissions allowed per client address and per e-mail address (the three forms together) in each
+# fixed window of LEAD_FORM_WINDOW seconds.
+LEAD_FORM_LIMIT_PER_IP = env.int("LEAD_FORM_LIMIT_PER_IP", default=10)
+LEAD_FORM_LIMIT_PER_EMAIL = env.int("LEAD_FORM_LIMIT_PER_EMAIL", default=5)
+LEAD_FORM_WINDOW = env.int("LEAD_FORM_WINDOW", default=3600)

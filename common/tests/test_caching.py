@@ -1,0 +1,93 @@
+from unittest import mock
+
+import pytest
+from django.core.management import call_command
+
+from common import caching
+from content.tests.factories import ServiceFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def dead_redis():
+    from django_redis.cache import RedisCache
+
+    return RedisCache(
+        "redis://127.0.0.1:1/0",
+        {"OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.05, "SOCKET_TIMEOUT": 0.05, "IGNORE_EXCEPTIONS": True}},
+    )
+
+
+def test_second_read_comes_from_the_cache_without_queries(api_client, django_assert_num_queries):
+    ServiceFactory(slug="cached")
+    first = api_client.get("/api/v1/services/")
+    assert first.status_code == 200 and first["ETag"]
+    with django_assert_num_queries(0):
+        second = api_client.get("/api/v1/services/")
+    assert second.content == first.content
+    assert second["ETag"] == first["ETag"]
+
+
+def test_if_none_match_answers_304_without_running_the_view(api_client, django_assert_num_queries):
+    ServiceFactory()
+    etag = api_client.get("/api/v1/services/")["ETag"]
+    with (
+        mock.patch("content.selectors.service_list", side_effect=AssertionError("view ran")),
+        django_assert_num_queries(0),
+    ):
+        response = api_client.get("/api/v1/services/", HTTP_IF_NONE_MATCH=etag)
+    assert response.status_code == 304
+    assert response["ETag"] == etag
+    assert response.content == b""
+
+
+def test_a_write_retires_cached_pages_on_commit(api_client, django_capture_on_commit_callbacks):
+    ServiceFactory(slug="first")
+    before = api_client.get("/api/v1/services/")
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        ServiceFactory(slug="second")
+    assert callbacks, "the write queued no cache bump"
+    after = api_client.get("/api/v1/services/", HTTP_IF_NONE_MATCH=before["ETag"])
+    assert after.status_code == 200
+    assert after["ETag"] != before["ETag"]
+    assert {s["slug"] for s in after.json()["results"]} == {"first", "second"}
+
+
+def test_no_bump_before_commit(api_client, django_capture_on_commit_callbacks):
+    version = caching.content_version()
+    with django_capture_on_commit_callbacks(execute=False):
+        ServiceFactory()
+        assert caching.content_version() == version
+
+
+def test_each_url_has_its_own_etag(api_client):
+    ServiceFactory()
+    a = api_client.get("/api/v1/services/")["ETag"]
+    b = api_client.get("/api/v1/services/?limit=5")["ETag"]
+    assert a != b
+
+
+def test_browsable_api_is_not_cached(api_client):
+    ServiceFactory()
+    response = api_client.get("/api/v1/services/", HTTP_ACCEPT="text/html")
+    assert response.status_code == 200
+    assert "ETag" not in response and b"<html" in response.content.lower()
+
+
+def test_with_the_cache_down_reads_still_answer_uncached(api_client):
+    ServiceFactory(slug="still-here")
+    with mock.patch.object(caching, "cache", dead_redis()):
+        response = api_client.get("/api/v1/services/")
+    assert response.status_code == 200
+    assert [s["slug"] for s in response.json()["results"]] == ["still-here"]
+    assert "ETag" not in response
+
+
+def test_warm_cache_fills_every_public_list_and_detail(api_client, django_assert_num_queries, capsys):
+    ServiceFactory(slug="warm")
+    call_command("warm_cache")
+    with django_assert_num_queries(0):
+        assert api_client.get("/api/v1/services/").status_code == 200
+        assert api_client.get("/api/v1/services/warm/").status_code == 200
+        assert api_client.get("/api/v1/impact-metrics/summary/").status_code == 200
+    assert "warm" in capsys.readouterr().out.lower()

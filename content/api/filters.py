@@ -1,0 +1,36 @@
+import django_filters
+from django.db.models import Q
+
+from content.models import CaseStudy
+
+
+class CaseStudyFilterSet(django_filters.FilterSet):
+    industry = django_filters.CharFilter(field_name="industry__slug", help_text="An industry slug.")
+    service = django_filters.CharFilter(method="filter_service", help_text="A service slug.")
+    search = django_filters.CharFilter(
+        method="filter_search", max_length=100, help_text="Words in the title, client, challenge or solution."
+    )
+    ordering = django_filters.OrderingFilter(
+        fields=(("published_at", "published_at"), ("title", "title")),
+        help_text="published_at, -published_at, title or -title.",
+    )
+
+    class Meta:
+        model = CaseStudy
+        fields = ["industry", "service", "search"]
+
+    def filter_service(self, queryset, name, value):
+        return queryset.filter(
+            services__slug=value, services__deleted_at__isnull=True, services__status="published"
+        ).distinct()
+
+    def filter_search(self, queryset, name, value):
+        query = Q()
+        for word in value.split()[:8]:
+            query &= (
+                Q(title__icontains=word)
+                | Q(client__icontains=word)
+                | Q(challenge__icontains=word)
+                | Q(solution__icontains=word)
+            )
+        return queryset.filter(query)

@@ -1,0 +1,45 @@
+from django.core.management.base import BaseCommand, CommandError
+from django.urls import reverse
+
+from common.caching import cache_warm, content_version
+from common.progress import Progress
+from content import selectors as content_selectors
+from impact import selectors as impact_selectors
+
+
+def public_paths() -> list[str]:
+    """Every public list (first page) and every published detail page."""
+    paths = [
+        reverse(name)
+        for name in (
+            "service-list",
+            "industry-list",
+            "case-study-list",
+            "location-list",
+            "impact-story-list",
+            "impact-metric-summary",
+        )
+    ]
+    for name, queryset in (
+        ("service-detail", content_selectors.service_list()),
+        ("case-study-detail", content_selectors.case_study_list()),
+        ("impact-story-detail", impact_selectors.impact_story_list()),
+    ):
+        paths += [reverse(name, kwargs={"slug": slug}) for slug in queryset.values_list("slug", flat=True)]
+    return paths
+
+
+class Command(BaseCommand):
+    help = "Fills the public API cache: every list's first page and every published detail page."
+
+    def handle(self, *args, **options):
+        if content_version() is None:
+            raise CommandError("The cache cannot be reached (check REDIS_URL): nothing was warmed.")
+        paths = public_paths()
+        progress = Progress(self.stdout, total=len(paths), label="Warming")
+        counts = cache_warm(paths, progress=progress)
+        self.stdout.write(
+            self.style.SUCCESS(f"Warmed {counts['warmed']} pages")
+            + (f", {counts['failed']} not cacheable" if counts["failed"] else "")
+            + "."
+        )

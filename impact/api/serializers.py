@@ -1,0 +1,58 @@
+from rest_framework import serializers
+
+from impact.models import ImpactMetric, ImpactStory, Location
+
+
+class LocationSerializer(serializers.ModelSerializer):
+    country = serializers.CharField(source="country.code", read_only=True)
+    country_name = serializers.CharField(source="country.name", read_only=True)
+
+    class Meta:
+        model = Location
+        fields = ["id", "name", "region", "country", "country_name"]
+
+
+class ImpactMetricSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ImpactMetric
+        fields = ["metric_name", "value", "unit", "period_start", "period_end"]
+
+
+class ImpactStorySerializer(serializers.ModelSerializer):
+    location = LocationSerializer(read_only=True)
+    metrics = ImpactMetricSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = ImpactStory
+        fields = ["id", "title", "slug", "story", "beneficiaries", "location", "metrics", "published_at"]
+
+
+class MetricSummaryQuerySerializer(serializers.Serializer):
+    period_start = serializers.DateField(
+        required=False, help_text="Only metrics whose period starts on or after."
+    )
+    period_end = serializers.DateField(
+        required=False, help_text="Only metrics whose period ends on or before."
+    )
+    story = serializers.SlugField(required=False, max_length=220, help_text="An impact story slug.")
+    location = serializers.UUIDField(required=False, help_text="A location id.")
+    country = serializers.RegexField(r"^[A-Za-z]{2}$", required=False, help_text="ISO 3166 alpha-2, e.g. IN.")
+
+    def validate(self, attrs):
+        start, end = attrs.get("period_start"), attrs.get("period_end")
+        if start and end and end < start:
+            raise serializers.ValidationError({"period_end": ["The period must end after it starts."]})
+        return attrs
+
+
+class MetricTotalSerializer(serializers.Serializer):
+    metric_name = serializers.CharField()
+    unit = serializers.CharField()
+    total = serializers.DecimalField(max_digits=20, decimal_places=2)
+    count = serializers.IntegerField(help_text="How many metric rows were added up.")
+
+
+class MetricSummarySerializer(serializers.Serializer):
+    period_start = serializers.DateField(allow_null=True)
+    period_end = serializers.DateField(allow_null=True)
+    results = MetricTotalSerializer(many=True)

@@ -1,0 +1,53 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from content.api.views import PublicReadMixin
+from impact import selectors
+
+from .filters import ImpactStoryFilterSet
+from .serializers import (
+    ImpactStorySerializer,
+    LocationSerializer,
+    MetricSummaryQuerySerializer,
+    MetricSummarySerializer,
+)
+
+
+class LocationListApi(PublicReadMixin, generics.ListAPIView):
+    serializer_class = LocationSerializer
+
+    def get_queryset(self):
+        return selectors.location_list()
+
+
+class ImpactStoryListApi(PublicReadMixin, generics.ListAPIView):
+    serializer_class = ImpactStorySerializer
+    filterset_class = ImpactStoryFilterSet
+
+    def get_queryset(self):
+        return selectors.impact_story_list()
+
+
+class ImpactStoryDetailApi(PublicReadMixin, generics.RetrieveAPIView):
+    serializer_class = ImpactStorySerializer
+    lookup_field = "slug"
+
+    def get_queryset(self):
+        return selectors.impact_story_list()
+
+
+class ImpactMetricSummaryApi(PublicReadMixin, APIView):
+    @extend_schema(parameters=[MetricSummaryQuerySerializer], responses=MetricSummarySerializer)
+    def get(self, request):
+        query = MetricSummaryQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        results = selectors.impact_metric_summary(**params)
+        body = {
+            "period_start": params.get("period_start"),
+            "period_end": params.get("period_end"),
+            "results": results,
+        }
+        return Response(MetricSummarySerializer(body).data)
