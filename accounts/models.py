@@ -1,4 +1,5 @@
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
 from django_countries.fields import CountryField
@@ -14,8 +15,24 @@ class Role(models.TextChoices):
     USER = "user", "User"
 
 
+THEMES = ("light", "dark")
+
+
 def default_preferences() -> dict:
     return {"notifications": True, "theme": "light"}
+
+
+def validate_preferences(value) -> None:
+    """Only known keys with values of their type: the site reads these without further checks."""
+    if not isinstance(value, dict):
+        raise ValidationError("Preferences must be a JSON object.", code="invalid")
+    unknown = sorted(set(value) - set(default_preferences()))
+    if unknown:
+        raise ValidationError(f"Unknown preference: {', '.join(unknown)}.", code="unknown")
+    if "notifications" in value and not isinstance(value["notifications"], bool):
+        raise ValidationError("notifications must be true or false.", code="invalid")
+    if "theme" in value and value["theme"] not in THEMES:
+        raise ValidationError(f"theme must be one of: {', '.join(THEMES)}.", code="invalid")
 
 
 class UserManager(BaseUserManager):
@@ -59,7 +76,7 @@ class User(BaseModel, AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     # Derived from role by accounts.services.user_role_apply; never set on their own.
     is_staff = models.BooleanField(default=False, editable=False)
-    preferences = models.JSONField(default=default_preferences, blank=True)
+    preferences = models.JSONField(default=default_preferences, blank=True, validators=[validate_preferences])
     legal_hold = models.BooleanField(
         default=False, help_text="Retention and anonymisation skip a user on legal hold."
     )

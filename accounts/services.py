@@ -1,10 +1,22 @@
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib.auth import authenticate, password_validation
 from django.contrib.auth.models import Group, Permission
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django_countries.fields import Country
+from knox.models import get_token_model
+from knox.settings import knox_settings
 
 from audit.services import audit_record
-from common.crypto import normalize_email
+from common import ratelimit
+from common.crypto import email_blind_index, normalize_email
 
 from .models import Role, User
+from .selectors import user_preferences
 
 EDITORS_GROUP = "Editors"
 # The apps whose models editors manage: content and impact only.
@@ -86,4 +98,202 @@ def user_role_change(*, user: User, role: str, actor: User | None = None) -> Use
     audit_record(
         actor=actor, action="user.role_changed", entity=user, changes={"role": [previous, user.role]}
     )
+    return user
+
+
+# --- Registration, log-in, log-out, profile ----------------------------------------------------------
+
+EMAIL_TAKEN = "A user with this e-mail address already exists."
+INVALID_CREDENTIALS = "Unable to log in with the given e-mail address and password."
+# What a user may change about themselves; role, e-mail and the flags are someone else's business.
+PROFILE_FIELDS = frozenset({"name", "company", "phone", "country", "preferences"})
+
+
+class InvalidCredentials(Exception):
+    """Wrong e-mail, wrong password or inactive account: deliberately one answer for all three."""
+
+    def __init__(self):
+        super().__init__(INVALID_CREDENTIALS)
+
+
+class LoginLocked(Exception):
+    """Too many failed log-ins for the account or the client address; nothing is checked until then."""
+
+    def __init__(self, *, retry_after: int, scope: str):
+        super().__init__(f"log-in locked ({scope}) for {retry_after}s")
+        self.retry_after = retry_after
+        self.scope = scope
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    user: User
+    token: str  # the only copy of the raw token: the database keeps its digest
+    expiry: datetime | None
+
+
+def auth_token_create(*, user: User, via: str) -> IssuedToken:
+    """
+    A new API token for `user`, recorded as a log-in. Expired tokens go, and beyond
+    REST_KNOX["TOKEN_LIMIT_PER_USER"] the oldest go too, so a new log-in always works and a user never
+    piles up tokens. Call it inside the transaction of the write that issues the token.
+    """
+    token_model = get_token_model()
+    tokens = token_model.objects.filter(user=user)
+    now = timezone.now()
+    tokens.filter(expiry__lt=now).delete()
+    limit = knox_settings.TOKEN_LIMIT_PER_USER
+    if limit:
+        surplus = list(tokens.order_by("-created").values_list("digest", flat=True)[limit - 1 :])
+        if surplus:
+            token_model.objects.filter(digest__in=surplus).delete()
+    instance, token = token_model.objects.create(user=user)
+    user.last_login = now
+    user.save(update_fields=["last_login"])
+    audit_record(actor=user, action="auth.login", entity=user, changes={"via": via})
+    return IssuedToken(user=user, token=token, expiry=instance.expiry)
+
+
+def _email_taken(email: str) -> bool:
+    return User.objects.filter(email__iexact=normalize_email(email)).exists()
+
+
+@transaction.atomic
+def user_register(
+    *, email: str, password: str, name: str, company: str = "", phone: str = "", country: str = ""
+) -> IssuedToken:
+    """Self-service sign-up: always the `user` role, the password validators applied, a token issued."""
+    email = normalize_email(email)
+    errors: dict[str, list[str]] = {}
+    try:
+        password_validation.validate_password(password, user=User(email=email, name=name))
+    except ValidationError as error:
+        errors["password"] = error.messages
+    if _email_taken(email):
+        errors["email"] = [EMAIL_TAKEN]
+    if errors:
+        raise ValidationError(errors)
+    try:
+        user = user_create(
+            email=email,
+            password=password,
+            name=name,
+            company=company,
+            phone=phone,
+            country=country,
+            role=Role.USER,
+        )
+    except IntegrityError:
+        # Two sign-ups with one address at the same moment: the case-insensitive constraint decides.
+        if _email_taken(email):
+            raise ValidationError({"email": [EMAIL_TAKEN]}) from None
+        raise
+    return auth_token_create(user=user, via="register")
+
+
+def _login_keys(*, email: str, ip: str) -> tuple[str, str]:
+    # The account counter is keyed by the submitted address (an HMAC, no address in the cache), so an
+    # unknown address locks exactly like a known one and the lockout reveals nothing.
+    return f"login:account:{email_blind_index(email)}", f"login:ip:{ip}"
+
+
+def user_login(*, email: str, password: str, ip: str, request=None) -> IssuedToken:
+    """
+    Checks the credentials and issues a token, under two lockouts: per account (submitted address)
+    and per client address. A locked request is refused before the password is looked at, so the
+    right password does not get through a lockout either.
+
+    The account counter is taken before the check (an attempt reserves its place), so parallel
+    guesses cannot all slip in under the limit; a successful log-in clears it. The address counter
+    counts failures only, so a busy office behind one address is not locked by its own log-ins.
+    """
+    window = settings.LOGIN_FAILURE_WINDOW
+    account_limit = settings.LOGIN_MAX_FAILURES_PER_ACCOUNT
+    ip_limit = settings.LOGIN_MAX_FAILURES_PER_IP
+    account_key, ip_key = _login_keys(email=email, ip=ip)
+
+    ip_state = ratelimit.peek(ip_key, limit=ip_limit, window=window)
+    if ip_state.count >= ip_limit:
+        raise LoginLocked(retry_after=ip_state.retry_after, scope="ip")
+    attempt = ratelimit.hit(account_key, limit=account_limit, window=window)
+    if not attempt.allowed:
+        raise LoginLocked(retry_after=attempt.retry_after, scope="account")
+
+    user = authenticate(request, email=email, password=password)
+    if user is None:
+        ip_hit = ratelimit.hit(ip_key, limit=ip_limit, window=window)
+        _login_failure_record(
+            email=email,
+            account_failures=attempt.count,
+            ip_failures=ip_hit.count,
+            account_locked=attempt.count == account_limit,
+            ip_locked=ip_hit.count == ip_limit,
+        )
+        raise InvalidCredentials()
+
+    ratelimit.reset(account_key, window=window)
+    with transaction.atomic():
+        return auth_token_create(user=user, via="login")
+
+
+def _login_failure_record(
+    *, email: str, account_failures: int, ip_failures: int, account_locked: bool, ip_locked: bool
+) -> None:
+    """
+    The audit of a failed log-in: the user when the address is known, never the address itself.
+    `auth.locked` is written by the one failure whose count reaches the limit (the counters are
+    atomic), so once per window and scope, not once per refused attempt.
+    """
+    target = User.objects.filter(email__iexact=normalize_email(email)).first()
+    entity = {"entity": target} if target else {"entity_type": User._meta.label_lower}
+    audit_record(
+        action="auth.login_failed",
+        changes={"account_failures": account_failures, "ip_failures": ip_failures},
+        **entity,
+    )
+    window = settings.LOGIN_FAILURE_WINDOW
+    for scope, locked in (("account", account_locked), ("ip", ip_locked)):
+        if locked:
+            audit_record(action="auth.locked", changes={"scope": scope, "window": window}, **entity)
+
+
+@transaction.atomic
+def user_logout(*, user: User, token) -> None:
+    """Revokes one token: the one the client presented. The user's other devices stay logged in."""
+    token.delete()
+    audit_record(actor=user, action="auth.logout", entity=user)
+
+
+def _comparable(value):
+    return str(value) if isinstance(value, Country) else value
+
+
+@transaction.atomic
+def user_update(*, user: User, actor: User | None, **fields) -> User:
+    """
+    Changes a user's own profile fields. `preferences` is merged key by key into the current ones.
+    The audit row names the changed fields, never their values (they are personal data).
+    """
+    unknown = set(fields) - PROFILE_FIELDS
+    if unknown:
+        raise TypeError(f"user_update cannot change: {', '.join(sorted(unknown))}")
+    if "preferences" in fields:
+        fields["preferences"] = {**user_preferences(user=user), **(fields["preferences"] or {})}
+    previous = {name: getattr(user, name) for name in fields}
+    changed = sorted(
+        name for name, value in fields.items() if _comparable(previous[name]) != _comparable(value)
+    )
+    if not changed:
+        return user
+    for name in changed:
+        setattr(user, name, fields[name])
+    try:
+        user.full_clean()
+    except ValidationError:
+        # The caller's object (often request.user) stays as it was.
+        for name in changed:
+            setattr(user, name, previous[name])
+        raise
+    user.save(update_fields=[*changed, "updated_at"])
+    audit_record(actor=actor, action="user.updated", entity=user, changes={"fields": changed})
     return user

@@ -53,9 +53,8 @@ def content_version_bump() -> None:
     cache.delete(NEXT_PUBLISH_KEY)
 
 
-def content_version() -> int | None:
-    """The current version, or None when the cache cannot be reached (then nothing is cached)."""
-    values = cache.get_many([VERSION_KEY, NEXT_PUBLISH_KEY])
+def _version_from(values: dict) -> int | None:
+    """The current version from a get_many() of VERSION_KEY and NEXT_PUBLISH_KEY (plus anything else)."""
     version = values.get(VERSION_KEY)
     if version is None:
         cache.add(VERSION_KEY, int(time.time() * 1000), timeout=None)
@@ -72,6 +71,11 @@ def content_version() -> int | None:
             cache.set(NEXT_PUBLISH_KEY, _next_publish_timestamp(), timeout=None)
         version = cache.get(VERSION_KEY, version)
     return version
+
+
+def content_version() -> int | None:
+    """The current version, or None when the cache cannot be reached (then nothing is cached)."""
+    return _version_from(cache.get_many([VERSION_KEY, NEXT_PUBLISH_KEY]))
 
 
 def _bump_on_commit(**kwargs) -> None:
@@ -112,22 +116,32 @@ def public_cache(view):
     def wrapped(request, *args, **kwargs):
         if request.method not in ("GET", "HEAD") or not _wants_json(request):
             return view(request, *args, **kwargs)
-        version = content_version()
+        digest = hashlib.blake2b(request.get_full_path().encode(), digest_size=12).hexdigest()
+        key = f"page:{digest}"
+        if_none_match = request.headers.get("If-None-Match", "")
+        # `Cache-Control: no-cache` asks for a fresh answer: the view runs, and its result is stored.
+        fresh = "no-cache" in request.headers.get("Cache-Control", "")
+        # One round trip: the version, the schedule, and the page stored as (version, body).
+        wanted = (
+            [VERSION_KEY, NEXT_PUBLISH_KEY]
+            if (fresh or if_none_match)
+            else [VERSION_KEY, NEXT_PUBLISH_KEY, key]
+        )
+        values = cache.get_many(wanted)
+        version = _version_from(values)
         if version is None:
             return view(request, *args, **kwargs)
-        digest = hashlib.blake2b(request.get_full_path().encode(), digest_size=12).hexdigest()
         etag = f'"{version}-{digest}"'
-        if etag in request.headers.get("If-None-Match", ""):
+        if etag in if_none_match:
             response = HttpResponseNotModified()
             response["ETag"] = etag
             patch_vary_headers(response, ["Accept"])
             return response
 
-        key = f"page:{version}:{digest}"
-        # `Cache-Control: no-cache` asks for a fresh answer: the view runs, and its result is stored.
-        fresh = "no-cache" in request.headers.get("Cache-Control", "")
-        body = None if fresh else cache.get(key)
-        if body is None:
+        stored = values.get(key)
+        if stored is not None and stored[0] == version:
+            response = HttpResponse(stored[1], content_type="application/json")
+        else:
             response = view(request, *args, **kwargs)
             if hasattr(response, "render"):
                 response.render()
@@ -135,9 +149,7 @@ def public_cache(view):
                 "application/json"
             ):
                 return response
-            cache.set(key, response.content)
-        else:
-            response = HttpResponse(body, content_type="application/json")
+            cache.set(key, (version, response.content))
         response["ETag"] = etag
         response["Cache-Control"] = "public, max-age=0, must-revalidate"
         patch_vary_headers(response, ["Accept"])

@@ -2,6 +2,7 @@ import re
 
 from .context import RequestContext, reset_request_context, set_request_context
 from .ids import uuid7
+from .net import client_ip
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -9,7 +10,8 @@ _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 class RequestContextMiddleware:
     """
     Gives every request an id (the proxy's X-Request-ID when it is well-formed) and records the client
-    address, so audit rows written anywhere below can name both. The id is echoed in the response.
+    address (X-Forwarded-For only from TRUSTED_PROXIES), so audit rows written anywhere below can name
+    both. The id is echoed in the response.
     """
 
     def __init__(self, get_response):
@@ -20,7 +22,7 @@ class RequestContextMiddleware:
         request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid7().hex
         request.request_id = request_id
         token = set_request_context(
-            RequestContext(request_id=request_id, ip_address=request.META.get("REMOTE_ADDR") or None)
+            RequestContext(request_id=request_id, ip_address=client_ip(request) or None)
         )
         try:
             response = self.get_response(request)

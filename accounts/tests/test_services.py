@@ -1,9 +1,12 @@
 import pytest
 from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import ValidationError
 
+from accounts import services
 from accounts.models import Role, User
-from accounts.services import EDITORS_GROUP, user_role_change
+from accounts.services import EDITORS_GROUP, user_role_change, user_update
 from audit.models import AuditLog
+from common import ratelimit
 
 from .factories import UserFactory
 
@@ -74,3 +77,69 @@ def test_invalid_role_change_leaves_user_untouched():
         user_role_change(user=user, role="root")
     user.refresh_from_db()
     assert user.role == Role.USER and not user.is_staff
+
+
+# --- Registration, log-in and profile services ------------------------------------------------------
+
+
+def test_user_update_refuses_fields_outside_the_profile():
+    user = UserFactory(role=Role.USER)
+    with pytest.raises(TypeError):
+        user_update(user=user, actor=user, role=Role.ADMIN)
+    user.refresh_from_db()
+    assert user.role == Role.USER
+
+
+def test_user_update_failure_leaves_the_object_and_row_untouched():
+    user = UserFactory(name="Asha", country="IN")
+    with pytest.raises(ValidationError) as error:
+        user_update(user=user, actor=user, name="Asha R", country="ZZ")
+    assert "country" in error.value.message_dict
+    assert (user.name, str(user.country)) == ("Asha", "IN")
+    assert User.objects.get(pk=user.pk).name == "Asha"
+    assert not AuditLog.objects.filter(action="user.updated").exists()
+
+
+def test_user_update_model_validation_refuses_bad_preferences():
+    user = UserFactory()
+    with pytest.raises(ValidationError) as error:
+        user_update(user=user, actor=user, preferences={"theme": "neon"})
+    assert "preferences" in error.value.message_dict
+    assert User.objects.get(pk=user.pk).preferences == {"notifications": True, "theme": "light"}
+
+
+def test_register_turns_a_lost_race_on_the_address_into_an_email_error(monkeypatch):
+    UserFactory(email="asha@example.com")
+    # As if another sign-up committed between the check and the insert: only the constraint sees it.
+    real_email_taken = services._email_taken
+    calls = []
+
+    def email_taken(email):
+        calls.append(email)
+        return len(calls) > 1 and real_email_taken(email)
+
+    monkeypatch.setattr(services, "_email_taken", email_taken)
+    monkeypatch.setattr(User, "validate_unique", lambda self, exclude=None: None)
+    monkeypatch.setattr(User, "validate_constraints", lambda self, exclude=None: None)
+
+    with pytest.raises(ValidationError) as error:
+        services.user_register(email="ASHA@example.com", password="plum-orchard-lantern-42", name="A")
+
+    assert error.value.message_dict == {"email": [services.EMAIL_TAKEN]}
+    assert len(calls) == 2  # the pre-check passed; the answer came after the refused insert
+    assert User.objects.filter(email__iexact="asha@example.com").count() == 1
+
+
+def test_login_attempts_take_their_place_before_the_password_is_checked(settings):
+    settings.LOGIN_MAX_FAILURES_PER_ACCOUNT = 3
+    UserFactory(email="ravi@example.com")
+    # Three attempts still in flight: a fourth, even with the right password, is not checked at all.
+    key, _ = services._login_keys(email="ravi@example.com", ip="127.0.0.1")
+    for _ in range(3):
+        ratelimit.hit(key, limit=3, window=settings.LOGIN_FAILURE_WINDOW)
+
+    with pytest.raises(services.LoginLocked) as locked:
+        services.user_login(email="ravi@example.com", password="correct-horse-battery", ip="127.0.0.1")
+
+    assert locked.value.scope == "account" and locked.value.retry_after > 0
+    assert not AuditLog.objects.filter(action__startswith="auth.").exists()

@@ -313,3 +313,11 @@ LOGGING = {
 LEAD_FORM_LIMIT_PER_IP = env.int("LEAD_FORM_LIMIT_PER_IP", default=10)
 LEAD_FORM_LIMIT_PER_EMAIL = env.int("LEAD_FORM_LIMIT_PER_EMAIL", default=5)
 LEAD_FORM_WINDOW = env.int("LEAD_FORM_WINDOW", default=3600)
+
+# --- Accounts ---------------------------------------------------------------------------------------
+
+# Log-in lockout: after this many failed log-ins within the window, further attempts for the account
+# (or from the client address) are refused with 429 until the window ends, even with the right password.
+LOGIN_MAX_FAILURES_PER_ACCOUNT = env.int("LOGIN_MAX_FAILURES_PER_ACCOUNT", default=5)
+LOGIN_MAX_FAILURES_PER_IP = env.int("LOGIN_MAX_FAILURES_PER_IP", default=20)
+LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW", default=900)  # seconds
