@@ -1,0 +1,174 @@
+"""
+API throughput on loopback, side by side with a bare JsonResponse on the same server.
+
+Seeds PostgreSQL with `seed_demo --scale`, starts gunicorn (2 workers) on production settings with
+Redis, and loads it with wrk for: the baseline, /api/v1/services/ cached, /api/v1/case-studies/?limit=20
+uncached (`Cache-Control: no-cache` makes the view run every time), the 304 path, and contact-form
+POSTs. Prints req/s, p50 and p99 for each and each throughput as a ratio to the baseline.
+
+    python bench/api.py [--scale 20] [--duration 8] [--connections 16]
+
+Needs: wrk (Debian), PostgreSQL and Redis on loopback. Uses its own database and Redis db.
+"""
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+PORT = 8097
+BASE = f"http://127.0.0.1:{PORT}"
+
+
+def _env(database_url: str, redis_url: str) -> dict:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
+        "DJANGO_SECRET_KEY": "bench-" + "s3cr3t-K3y!" * 6,
+        "FIELD_ENCRYPTION_KEY": "bench-field-key",
+        "BLIND_INDEX_KEY": "bench-blind-key",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "LEAD_FORM_LIMIT_PER_IP": "1000000000",
+        "LEAD_FORM_LIMIT_PER_EMAIL": "1000000000",
+        "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",
+        "PYTHONPATH": str(ROOT),
+    }
+
+
+def _manage(env: dict, *args: str) -> str:
+    done = subprocess.run([PY, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"manage.py {' '.join(args)} failed:\n{done.stderr}")
+    return done.stdout
+
+
+def _wrk(path: str, seconds: int, connections: int, headers=(), script: str | None = None) -> dict:
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for header in headers:
+        command += ["-H", header]
+    if script:
+        command += ["-s", script]
+    output = subprocess.run([*command, BASE + path], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+
+    def latency(pct):
+        value, unit = re.search(rf"\s{pct}%\s+([\d.]+)(us|ms|s)", output).groups()
+        return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    return {
+        "rps": rps,
+        "p50": latency(50),
+        "p99": latency(99),
+        "errors": int(non2xx.group(1)) if non2xx else 0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", type=int, default=20)
+    parser.add_argument("--duration", type=int, default=8)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/indivillage_bench")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/5")
+    args = parser.parse_args()
+
+    env = _env(args.database_url, args.redis_url)
+    admin_url, db_name = args.database_url.rsplit("/", 1)
+    subprocess.run(
+        ["psql", f"{admin_url}/postgres", "-qc", f'DROP DATABASE IF EXISTS "{db_name}"'], check=True
+    )
+    subprocess.run(["psql", f"{admin_url}/postgres", "-qc", f'CREATE DATABASE "{db_name}"'], check=True)
+    subprocess.run(["redis-cli", "-u", args.redis_url, "FLUSHDB"], check=True, capture_output=True)
+    print(f"Seeding {db_name} (seed_demo --scale {args.scale}) ...", flush=True)
+    _manage(env, "migrate", "--noinput", "-v0")
+    env_admin = {
+        **env,
+        "FIRST_ADMIN_EMAIL": "bench@example.com",
+        "FIRST_ADMIN_PASSWORD": "bench-password-long-1",
+    }
+    _manage(env_admin, "bootstrap")
+    _manage(env, "seed_demo", "--scale", str(args.scale), "--force")
+
+    server = subprocess.Popen(
+        [PY, "-m", "gunicorn", "config.wsgi:application", "--workers", "2", "--bind", f"127.0.0.1:{PORT}",
+         "--log-level", "warning", "--access-logfile", "/dev/null"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(BASE + "/bench/baseline/", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            sys.exit("gunicorn did not start")
+        with urllib.request.urlopen(BASE + "/api/v1/services/") as response:
+            etag = response.headers["ETag"]
+        cases = dict(rows=0)
+        with urllib.request.urlopen(BASE + "/api/v1/case-studies/?limit=20") as response:
+            cases["rows"] = json.load(response)["count"]
+
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+            body = json.dumps({"name": "Bench Visitor", "email": "bench@example.com", "message": "Hello"})
+            script.write(
+                'wrk.method = "POST"\n'
+                f"wrk.body = {json.dumps(body)}\n"
+                'wrk.headers["Content-Type"] = "application/json"\n'
+            )
+        scenarios = [
+            ("baseline JsonResponse", "/bench/baseline/", (), None),
+            ("services/ cached", "/api/v1/services/", (), None),
+            (
+                "case-studies/?limit=20 uncached",
+                "/api/v1/case-studies/?limit=20",
+                ("Cache-Control: no-cache",),
+                None,
+            ),
+            ("services/ 304 (If-None-Match)", "/api/v1/services/", (f"If-None-Match: {etag}",), None),
+            ("submissions/contact/ POST", "/api/v1/submissions/contact/", (), script.name),
+        ]
+        print(f"Warm-up, then {args.duration}s each, wrk -t2 -c{args.connections}, gunicorn 2 workers, "
+              f"{os.cpu_count()} cores; {cases['rows']} published case studies.\n")  # fmt: skip
+        _wrk("/bench/baseline/", 2, args.connections)
+        _wrk("/api/v1/services/", 2, args.connections)
+        results = {}
+        for name, path, headers, lua in scenarios:
+            results[name] = _wrk(path, args.duration, args.connections, headers, lua)
+        base = results["baseline JsonResponse"]["rps"]
+        print(f"{'scenario':<34}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'x base':>8}{'non-2xx':>9}")
+        for name, r in results.items():
+            print(
+                f"{name:<34}{r['rps']:>10.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}{r['rps'] / base:>8.2f}{r['errors']:>9}"
+            )
+        cached = results["services/ cached"]["rps"]
+        targets = [
+            ("cached list >= 0.7 x baseline", cached / base, 0.7),
+            (
+                "uncached list >= 0.4 x baseline",
+                results["case-studies/?limit=20 uncached"]["rps"] / base,
+                0.4,
+            ),
+            ("304 >= cached 200", results["services/ 304 (If-None-Match)"]["rps"] / cached, 1.0),
+        ]
+        print()
+        for label, ratio, target in targets:
+            print(f"{label:<36} {ratio:5.2f}  {'met' if ratio >= target else 'NOT met'}")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        subprocess.run(["redis-cli", "-u", args.redis_url, "FLUSHDB"], capture_output=True)
+
+
+if __name__ == "__main__":
+    main()

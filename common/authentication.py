@@ -1,0 +1,28 @@
+from knox.auth import TokenAuthentication
+from rest_framework.exceptions import AuthenticationFailed
+
+
+class OptionalTokenAuthentication(TokenAuthentication):
+    """
+    For forms anyone may send: a valid token links the submission to its user, while a stale or bad
+    token is ignored instead of turning a lead away with a 401. No session: a form posted from a
+    browser tab that happens to be logged in to the admin needs no CSRF token.
+    """
+
+    def authenticate(self, request):
+        try:
+            return super().authenticate(request)
+        except AuthenticationFailed:
+            return None
+
+
+try:
+    from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
+
+    class OptionalKnoxTokenScheme(KnoxTokenScheme):
+        # The same header as knox's own scheme, under its own name: extensions match exact classes.
+        target_class = "common.authentication.OptionalTokenAuthentication"
+        name = "optionalKnoxApiToken"
+
+except ImportError:  # pragma: no cover - drf-spectacular is a runtime dependency
+    pass

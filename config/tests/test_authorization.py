@@ -1,0 +1,126 @@
+"""
+The authorization matrix: every operation of the OpenAPI schema, called by each kind of caller, gets the
+status in this table. A new operation without a row fails the test, so nobody ships an endpoint whose
+access rules were never decided.
+"""
+
+import itertools
+
+import pytest
+from django.core.cache import cache
+from knox.models import AuthToken
+
+from accounts.models import Role
+from accounts.tests.factories import UserFactory
+from content.tests.factories import CaseStudyFactory, ServiceFactory
+from impact.tests.factories import ImpactStoryFactory
+
+from .test_openapi import OPERATIONS
+
+CALLERS = ("anonymous", "user", "other_user", "editor", "admin")
+_emails = itertools.count()
+
+
+def _everyone(status):
+    return dict.fromkeys(CALLERS, status)
+
+
+def _signed_in(status):
+    return {"anonymous": 401, **dict.fromkeys(CALLERS[1:], status)}
+
+
+def _new_email():
+    return f"matrix{next(_emails)}@example.com"
+
+
+# (method, path) -> (request body or None, {caller: expected status})
+MATRIX = {
+    ("GET", "/api/v1/services/"): (None, _everyone(200)),
+    ("GET", "/api/v1/services/{slug}/"): (None, _everyone(200)),
+    ("GET", "/api/v1/industries/"): (None, _everyone(200)),
+    ("GET", "/api/v1/case-studies/"): (None, _everyone(200)),
+    ("GET", "/api/v1/case-studies/{slug}/"): (None, _everyone(200)),
+    ("GET", "/api/v1/locations/"): (None, _everyone(200)),
+    ("GET", "/api/v1/impact-stories/"): (None, _everyone(200)),
+    ("GET", "/api/v1/impact-stories/{slug}/"): (None, _everyone(200)),
+    ("GET", "/api/v1/impact-metrics/summary/"): (None, _everyone(200)),
+    ("POST", "/api/v1/submissions/contact/"): (
+        lambda ctx: {"name": "Asha", "email": "asha@example.com", "message": "Hello"},
+        _everyone(201),
+    ),
+    ("POST", "/api/v1/submissions/demo-request/"): (
+        lambda ctx: {
+            "name": "Asha",
+            "email": "asha@example.com",
+            "company": "Acme",
+            "preferred_date": "2099-01-01",
+            "services": [ctx["service"].slug],
+        },
+        _everyone(201),
+    ),
+    ("POST", "/api/v1/submissions/quote-request/"): (
+        lambda ctx: {
+            "name": "Asha",
+            "email": "asha@example.com",
+            "company": "Acme",
+            "services": [ctx["service"].slug],
+            "budget_range": "10k-25k",
+            "timeline": "1-3 months",
+            "data_volume": "10,000 images",
+        },
+        _everyone(201),
+    ),
+    ("POST", "/api/v1/auth/register/"): (
+        lambda ctx: {"email": _new_email(), "password": "a-long-unusual-passphrase", "name": "New"},
+        _everyone(201),
+    ),
+    ("POST", "/api/v1/auth/login/"): (
+        lambda ctx: {"email": ctx["login_user"].email, "password": "correct-horse-battery"},
+        _everyone(200),
+    ),
+    ("POST", "/api/v1/auth/logout/"): (lambda ctx: {}, {**_signed_in(204)}),
+    ("GET", "/api/v1/me/"): (None, _signed_in(200)),
+    ("PATCH", "/api/v1/me/"): (lambda ctx: {"name": "Renamed"}, _signed_in(200)),
+}
+
+
+def test_every_schema_operation_has_a_row_and_no_row_is_stale():
+    assert set(OPERATIONS) - set(MATRIX) == set(), "operations with no authorization row"
+    assert set(MATRIX) - set(OPERATIONS) == set(), "rows for operations that no longer exist"
+
+
+@pytest.fixture
+def world(db):
+    service = ServiceFactory()
+    case_study = CaseStudyFactory()
+    story = ImpactStoryFactory()
+    users = {
+        "user": UserFactory(role=Role.USER),
+        "other_user": UserFactory(role=Role.USER),
+        "editor": UserFactory(role=Role.EDITOR),
+        "admin": UserFactory(role=Role.ADMIN),
+    }
+    slugs = {
+        "/api/v1/services/{slug}/": service.slug,
+        "/api/v1/case-studies/{slug}/": case_study.slug,
+        "/api/v1/impact-stories/{slug}/": story.slug,
+    }
+    return {"service": service, "users": users, "slugs": slugs}
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(MATRIX), ids=[f"{m} {p}" for m, p in sorted(MATRIX)])
+def test_authorization_matrix(api_client, world, method, path):
+    body_for, expected = MATRIX[(method, path)]
+    url = path.replace("{slug}", world["slugs"].get(path, ""))
+    got = {}
+    for caller in CALLERS:
+        cache.clear()  # throttles and lockouts count per test, not across the callers
+        api_client.credentials()
+        if caller != "anonymous":
+            _, token = AuthToken.objects.create(world["users"][caller])
+            api_client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        ctx = {**world, "login_user": UserFactory()}
+        body = body_for(ctx) if body_for else None
+        response = getattr(api_client, method.lower())(url, body, format="json")
+        got[caller] = response.status_code
+    assert got == expected

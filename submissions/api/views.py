@@ -1,0 +1,191 @@
+import re
+
+from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import Throttled, ValidationError
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from common.authentication import OptionalTokenAuthentication
+from common.crypto import email_blind_index
+from common.net import client_ip
+from common.ratelimit import hit
+from submissions import selectors
+from submissions.models import FormSubmission, FormType
+from submissions.services import submission_create
+
+from .serializers import (
+    ContactInputSerializer,
+    DemoRequestInputSerializer,
+    LeadFormSerializer,
+    QuoteRequestInputSerializer,
+    SubmissionOutputSerializer,
+)
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+IDEMPOTENCY_KEY_MAX = 128
+# Visible ASCII: what a client can send in a header unchanged (a UUID is the usual choice).
+_IDEMPOTENCY_KEY = re.compile(rf"[\x21-\x7e]{{1,{IDEMPOTENCY_KEY_MAX}}}")
+
+_IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    IDEMPOTENCY_HEADER,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "Optional; any unique string, e.g. a UUID. Sending the same key again for the same form "
+        "returns the first submission (200, header `Idempotent-Replayed: true`) instead of storing "
+        "a second one."
+    ),
+    type={"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX, "pattern": "^[!-~]+$"},
+)
+_REPLAYED_PARAMETER = OpenApiParameter(
+    REPLAYED_HEADER,
+    location=OpenApiParameter.HEADER,
+    type=OpenApiTypes.STR,
+    enum=["true"],
+    response=[200],
+    description="Present when the response replays an earlier submission with the same Idempotency-Key.",
+)
+
+
+def _idempotency_key(request) -> str | None:
+    if IDEMPOTENCY_HEADER not in request.headers:
+        return None
+    key = request.headers[IDEMPOTENCY_HEADER]
+    if not _IDEMPOTENCY_KEY.fullmatch(key):
+        raise ValidationError(
+            {
+                IDEMPOTENCY_HEADER: [
+                    f"Must be 1 to {IDEMPOTENCY_KEY_MAX} visible ASCII characters (no spaces), e.g. a UUID."
+                ]
+            }
+        )
+    return key
+
+
+def _throttle(request, *, email: str) -> None:
+    """One count per client address and one per e-mail address; over either limit is a 429."""
+    window = settings.LEAD_FORM_WINDOW
+    checks = (
+        (f"lead-form:ip:{client_ip(request)}", settings.LEAD_FORM_LIMIT_PER_IP),
+        # The blind index, never the address itself: cache keys show up in monitoring tools.
+        (f"lead-form:email:{email_blind_index(email)}", settings.LEAD_FORM_LIMIT_PER_EMAIL),
+    )
+    for key, limit in checks:
+        counted = hit(key, limit=limit, window=window)
+        if not counted.allowed:
+            raise Throttled(wait=counted.retry_after)
+
+
+class LeadFormApi(APIView):
+    """
+    A lead form: validate, throttle, store, answer with a receipt. The e-mail to sales is sent by a
+    Celery task after the row is committed.
+    """
+
+    permission_classes = [AllowAny]
+    authentication_classes = [OptionalTokenAuthentication]
+    # Throttling is per client address and per e-mail address, both in _throttle.
+    throttle_classes = []
+    form_type: str = ""
+    input_serializer_class: type[LeadFormSerializer] = LeadFormSerializer
+
+    def post(self, request):
+        idempotency_key = _idempotency_key(request)
+        if idempotency_key:
+            # Before validation: a retried request gets the first answer even if, meanwhile, its
+            # input stopped being valid (a service unpublished, the preferred date gone by).
+            existing = selectors.submission_get_by_idempotency_key(
+                form_type=self.form_type, idempotency_key=idempotency_key
+            )
+            if existing is not None:
+                return self._replay(existing)
+
+        serializer = self.input_serializer_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        _throttle(request, email=serializer.validated_data["email"])
+
+        if serializer.is_bot:
+            # Looks like any success, so a bot learns nothing; nothing is stored, nothing queued.
+            decoy = FormSubmission(form_type=self.form_type)
+            return Response(SubmissionOutputSerializer(decoy).data, status=status.HTTP_201_CREATED)
+
+        submission, created = submission_create(
+            form_type=self.form_type,
+            data=serializer.submission_data(),
+            services=serializer.validated_data.get("services", []),
+            user=request.user if request.user.is_authenticated else None,
+            idempotency_key=idempotency_key,
+        )
+        if not created:
+            return self._replay(submission)
+        return Response(SubmissionOutputSerializer(submission).data, status=status.HTTP_201_CREATED)
+
+    def _replay(self, submission: FormSubmission) -> Response:
+        return Response(
+            SubmissionOutputSerializer(submission).data,
+            status=status.HTTP_200_OK,
+            headers={REPLAYED_HEADER: "true"},
+        )
+
+
+def _lead_form_schema(input_serializer, *, summary: str, description: str):
+    return extend_schema(
+        summary=summary,
+        description=description
+        + "\n\nThrottled per client address and per e-mail address (429 with `Retry-After`). "
+        "Nothing the visitor typed is sent back.",
+        request=input_serializer,
+        responses={
+            201: OpenApiResponse(SubmissionOutputSerializer, description="Stored; sales will be told."),
+            200: OpenApiResponse(
+                SubmissionOutputSerializer,
+                description="Replayed: the first submission made with this Idempotency-Key.",
+            ),
+        },
+        parameters=[_IDEMPOTENCY_PARAMETER, _REPLAYED_PARAMETER],
+        tags=["submissions"],
+    )
+
+
+class ContactSubmissionApi(LeadFormApi):
+    form_type = FormType.CONTACT
+    input_serializer_class = ContactInputSerializer
+
+    @_lead_form_schema(
+        ContactInputSerializer,
+        summary="Send a contact message",
+        description="A message to IndiVillage from anyone, with or without an account.",
+    )
+    def post(self, request):
+        return super().post(request)
+
+
+class DemoRequestSubmissionApi(LeadFormApi):
+    form_type = FormType.DEMO_REQUEST
+    input_serializer_class = DemoRequestInputSerializer
+
+    @_lead_form_schema(
+        DemoRequestInputSerializer,
+        summary="Request a demo",
+        description="A demo of one or more published services on a preferred date.",
+    )
+    def post(self, request):
+        return super().post(request)
+
+
+class QuoteRequestSubmissionApi(LeadFormApi):
+    form_type = FormType.QUOTE_REQUEST
+    input_serializer_class = QuoteRequestInputSerializer
+
+    @_lead_form_schema(
+        QuoteRequestInputSerializer,
+        summary="Request a quote",
+        description="A quote for published services, with budget, timeline and data volume.",
+    )
+    def post(self, request):
+        return super().post(request)

@@ -1,0 +1,223 @@
+import logging
+from collections.abc import Iterable
+from datetime import timedelta
+from functools import partial
+
+import kombu.exceptions
+import redis.exceptions
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from audit.services import audit_record
+from common.crypto import email_blind_index
+from content.models import Service
+
+from . import selectors
+from .models import FormSubmission, FormType, SubmissionStatus
+
+logger = logging.getLogger(__name__)
+
+# What a dead or unreachable broker raises from `delay()`: the row is stored, and the sweep queues it
+# once the broker is back.
+BROKER_ERRORS = (
+    kombu.exceptions.OperationalError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    ConnectionError,
+    TimeoutError,
+)
+
+# A submission still `submitted` after this long was never picked up by a worker.
+STALE_AFTER = timedelta(minutes=10)
+
+# How each stored field is labelled in the e-mail to sales, in this order.
+_MAIL_LABELS = {
+    "name": "Name",
+    "email": "E-mail",
+    "company": "Company",
+    "preferred_date": "Preferred date",
+    "services": "Services",
+    "budget_range": "Budget",
+    "timeline": "Timeline",
+    "data_volume": "Data volume",
+    "message": "Message",
+}
+
+
+def submission_enqueue(submission_id) -> bool:
+    """Queues the processing task; a broker that is down is logged, never raised to the visitor."""
+    from .tasks import submission_process as task
+
+    try:
+        task.delay(str(submission_id))
+    except BROKER_ERRORS as exc:
+        logger.warning(
+            "Submission %s stored but not queued (broker unavailable: %s); the sweep will retry.",
+            submission_id,
+            exc,
+        )
+        return False
+    return True
+
+
+def submission_create(
+    *,
+    form_type: str,
+    data: dict,
+    services: Iterable[Service] = (),
+    user=None,
+    idempotency_key: str | None = None,
+) -> tuple[FormSubmission, bool]:
+    """
+    Stores one lead form and queues its processing after commit. Returns (submission, created):
+    with an `idempotency_key` already used for this form type, the first submission and False.
+    """
+    with transaction.atomic():
+        if idempotency_key:
+            existing = selectors.submission_get_by_idempotency_key(
+                form_type=form_type, idempotency_key=idempotency_key
+            )
+            if existing is not None:
+                return existing, False
+        submission = FormSubmission(
+            form_type=form_type,
+            data=data,
+            email_hash=email_blind_index(data.get("email", "")),
+            user=user if getattr(user, "pk", None) else None,
+            idempotency_key=idempotency_key or None,
+        )
+        # The unique (form_type, idempotency_key) constraint is left to the database: under a race
+        # only the INSERT knows, and its IntegrityError is what the replay below relies on.
+        submission.full_clean(validate_constraints=False)
+        try:
+            with transaction.atomic():  # a savepoint: the outer transaction survives a lost race
+                submission.save(force_insert=True)
+        except IntegrityError:
+            if not idempotency_key:
+                raise
+            # Another request with this key committed between the check above and this INSERT.
+            existing = selectors.submission_get_by_idempotency_key(
+                form_type=form_type, idempotency_key=idempotency_key
+            )
+            if existing is None:
+                raise
+            return existing, False
+        submission.services.set(list(services))
+        audit_record(
+            action="submission.created",
+            entity=submission,
+            actor=submission.user,
+            changes={"form_type": form_type},
+        )
+        # robust: whatever goes wrong after commit, the visitor's form is stored and answered.
+        transaction.on_commit(partial(submission_enqueue, submission.pk), robust=True)
+    return submission, True
+
+
+def _mail_body(submission: FormSubmission) -> str:
+    data = submission.data
+    lines = [
+        f"A new {submission.get_form_type_display().lower()} came in through the website.",
+        "",
+        f"Submission: {submission.pk}",
+        f"Received: {submission.created_at:%Y-%m-%d %H:%M} UTC",
+    ]
+    if submission.user_id:
+        lines.append(f"Account: {submission.user_id}")
+    lines.append("")
+    for key, label in _MAIL_LABELS.items():
+        value = data.get(key)
+        if value in (None, "", []):
+            continue
+        if isinstance(value, list):
+            value = ", ".join(str(item) for item in value)
+        if key == "message":
+            lines.extend(["", f"{label}:", str(value)])
+        else:
+            lines.append(f"{label}: {value}")
+    return "\n".join(lines) + "\n"
+
+
+def submission_mail_sales(*, submission: FormSubmission) -> None:
+    label = FormType(submission.form_type).label
+    EmailMessage(
+        subject=f"[IndiVillage] New {label.lower()}",  # no PII in subjects: they end up in logs
+        body=_mail_body(submission),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[settings.SALES_INBOX],
+        reply_to=[submission.data["email"]] if submission.data.get("email") else None,
+    ).send(fail_silently=False)
+
+
+def submission_process(*, submission: FormSubmission) -> FormSubmission:
+    """
+    submitted -> processing -> e-mail to sales -> completed. Running it again on a completed row does
+    nothing. A failure to send leaves the row `processing` (with the error noted) and re-raises, so
+    the task can retry; `submission_fail` ends it.
+    """
+    with transaction.atomic():
+        row = FormSubmission.objects.select_for_update().get(pk=submission.pk)
+        if row.status == SubmissionStatus.COMPLETED:
+            return row
+        if row.status != SubmissionStatus.PROCESSING:
+            row.status = SubmissionStatus.PROCESSING
+            row.save(update_fields=["status", "updated_at"])
+
+    try:
+        # The row stays locked while the mail goes out: a duplicate delivery of the task waits here
+        # and then finds the row completed, so sales get one e-mail, not two.
+        with transaction.atomic():
+            row = FormSubmission.objects.select_for_update().get(pk=submission.pk)
+            if row.status != SubmissionStatus.PROCESSING:
+                return row
+            submission_mail_sales(submission=row)
+            row.status = SubmissionStatus.COMPLETED
+            row.error = ""
+            row.save(update_fields=["status", "error", "updated_at"])
+    except Exception as exc:
+        FormSubmission.objects.filter(pk=submission.pk, status=SubmissionStatus.PROCESSING).update(
+            error=_describe(exc), updated_at=timezone.now()
+        )
+        raise
+    return row
+
+
+def submission_fail(*, submission: FormSubmission, error: str) -> FormSubmission:
+    """Ends a submission that could not be processed; a completed one is left as it is."""
+    with transaction.atomic():
+        row = FormSubmission.objects.select_for_update().get(pk=submission.pk)
+        if row.status == SubmissionStatus.COMPLETED:
+            return row
+        row.status = SubmissionStatus.FAILED
+        row.error = error[:2000]
+        row.save(update_fields=["status", "error", "updated_at"])
+    return row
+
+
+def submission_requeue_stale(*, older_than: timedelta = STALE_AFTER, batch_size: int = 500) -> int:
+    """
+    Queues again the submissions left `submitted` for longer than `older_than` (the broker was down
+    when they came in). Returns how many were queued; stops at the first broker error.
+    """
+    cutoff = timezone.now() - older_than
+    stale = list(
+        FormSubmission.objects.filter(status=SubmissionStatus.SUBMITTED, updated_at__lt=cutoff)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:batch_size]
+    )
+    queued = 0
+    for pk in stale:
+        if not submission_enqueue(pk):
+            break
+        queued += 1
+        # Touched, so the next sweep does not queue it again while this copy waits in the queue.
+        FormSubmission.objects.filter(pk=pk, status=SubmissionStatus.SUBMITTED).update(
+            updated_at=timezone.now()
+        )
+    return queued
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:2000]
