@@ -124,3 +124,12 @@ def test_authorization_matrix(api_client, world, method, path):
         response = getattr(api_client, method.lower())(url, body, format="json")
         got[caller] = response.status_code
     assert got == expected
+
+
+def test_throttled_responses_document_retry_after():
+    from drf_spectacular.generators import SchemaGenerator
+
+    spec = SchemaGenerator().get_schema(request=None, public=True)
+    contact = spec["paths"]["/api/v1/submissions/contact/"]["post"]["responses"]["429"]
+    assert contact["headers"]["Retry-After"]["schema"]["type"] == "integer"
+    assert contact["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
