@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import Min
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.http import HttpResponse, HttpResponseNotModified
+from django.urls import Resolver404, resolve
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 
@@ -109,54 +110,96 @@ def _wants_json(request) -> bool:
     return "text/html" not in request.headers.get("Accept", "")
 
 
+class _Lookup:
+    """What one cache round trip found for a request: the version, the ETag, and a response if any."""
+
+    __slots__ = ("version", "key", "etag", "response")
+
+    def __init__(self, request):
+        digest = hashlib.blake2b(request.get_full_path().encode(), digest_size=12).hexdigest()
+        self.key = f"page:{digest}"
+        if_none_match = request.headers.get("If-None-Match", "")
+        # `Cache-Control: no-cache` asks for a fresh answer: the view runs, and its result is stored.
+        fresh = "no-cache" in request.headers.get("Cache-Control", "")
+        # One round trip: the version, the schedule, and the page stored as (version, body).
+        wanted = [VERSION_KEY, NEXT_PUBLISH_KEY] + ([] if fresh or if_none_match else [self.key])
+        values = cache.get_many(wanted)
+        self.version = _version_from(values)
+        self.etag = f'"{self.version}-{digest}"' if self.version is not None else None
+        self.response = None
+        if self.version is None:
+            return
+        if self.etag in if_none_match:
+            self.response = HttpResponseNotModified()
+        else:
+            stored = values.get(self.key)
+            if stored is not None and stored[0] == self.version:
+                self.response = HttpResponse(stored[1], content_type="application/json")
+        if self.response is not None:
+            _stamp(self.response, self.etag)
+
+
+def _stamp(response, etag: str) -> None:
+    response["ETag"] = etag
+    if response.status_code == 200:
+        response["Cache-Control"] = "public, max-age=0, must-revalidate"
+    patch_vary_headers(response, ["Accept"])
+
+
+def _cacheable(request) -> bool:
+    return request.method in ("GET", "HEAD") and _wants_json(request)
+
+
 def public_cache(view):
     """Caches a public GET view's JSON responses by content version and URL, with ETag and 304."""
 
     @wraps(view)
     def wrapped(request, *args, **kwargs):
-        if request.method not in ("GET", "HEAD") or not _wants_json(request):
+        if not _cacheable(request):
             return view(request, *args, **kwargs)
-        digest = hashlib.blake2b(request.get_full_path().encode(), digest_size=12).hexdigest()
-        key = f"page:{digest}"
-        if_none_match = request.headers.get("If-None-Match", "")
-        # `Cache-Control: no-cache` asks for a fresh answer: the view runs, and its result is stored.
-        fresh = "no-cache" in request.headers.get("Cache-Control", "")
-        # One round trip: the version, the schedule, and the page stored as (version, body).
-        wanted = (
-            [VERSION_KEY, NEXT_PUBLISH_KEY]
-            if (fresh or if_none_match)
-            else [VERSION_KEY, NEXT_PUBLISH_KEY, key]
-        )
-        values = cache.get_many(wanted)
-        version = _version_from(values)
-        if version is None:
+        # PublicCacheMiddleware has usually looked already; called directly (warm_cache), look now.
+        lookup = getattr(request, "_public_cache", None) or _Lookup(request)
+        if lookup.version is None:
             return view(request, *args, **kwargs)
-        etag = f'"{version}-{digest}"'
-        if etag in if_none_match:
-            response = HttpResponseNotModified()
-            response["ETag"] = etag
-            patch_vary_headers(response, ["Accept"])
+        if lookup.response is not None:
+            return lookup.response
+        response = view(request, *args, **kwargs)
+        if hasattr(response, "render"):
+            response.render()
+        if response.status_code != 200 or not response.get("Content-Type", "").startswith("application/json"):
             return response
-
-        stored = values.get(key)
-        if stored is not None and stored[0] == version:
-            response = HttpResponse(stored[1], content_type="application/json")
-        else:
-            response = view(request, *args, **kwargs)
-            if hasattr(response, "render"):
-                response.render()
-            if response.status_code != 200 or not response.get("Content-Type", "").startswith(
-                "application/json"
-            ):
-                return response
-            cache.set(key, (version, response.content))
-        response["ETag"] = etag
-        response["Cache-Control"] = "public, max-age=0, must-revalidate"
-        patch_vary_headers(response, ["Accept"])
+        cache.set(lookup.key, (lookup.version, response.content))
+        _stamp(response, lookup.etag)
         return response
 
     wrapped.public_cache = True
     return wrapped
+
+
+class PublicCacheMiddleware:
+    """
+    Answers hits and 304s of public_cache views before the session, authentication, CSRF and message
+    middleware run: none of them has anything to add to a public JSON page. Placed after the security
+    and request-id middleware, so their headers are still on every answer; the Host header is still
+    validated. A miss goes on down the chain carrying what the lookup found.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path_info.startswith("/api/") and _cacheable(request):
+            try:
+                match = resolve(request.path_info)
+            except Resolver404:
+                match = None
+            if match is not None and getattr(match.func, "public_cache", False):
+                request.get_host()  # DisallowedHost (400) for a host not in ALLOWED_HOSTS, as CommonMiddleware would
+                lookup = _Lookup(request)
+                if lookup.response is not None:
+                    return lookup.response
+                request._public_cache = lookup
+        return self.get_response(request)
 
 
 def cache_warm(paths, progress=None) -> dict[str, int]:

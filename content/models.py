@@ -69,11 +69,24 @@ class CaseStudy(BaseModel, PublishableModel):
     solution = models.TextField()
     industry = models.ForeignKey(Industry, on_delete=models.PROTECT, related_name="case_studies")
     services = models.ManyToManyField(Service, related_name="case_studies", blank=True)
+    # The public JSON of this case study (content.documents): the list endpoint reads this one column
+    # instead of joining four tables and serializing each row again.
+    api_document = models.TextField(blank=True, default="", editable=False)
+    # When api_document goes stale by the clock alone: a linked service scheduled to go live.
+    api_document_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-published_at", "title"]
         verbose_name_plural = "case studies"
         constraints = [live_slug_constraint("content_casestudy")]
+        indexes = [
+            # The public list's default order over the rows it can show: an index scan, no sort.
+            models.Index(
+                fields=["-published_at", "title"],
+                condition=models.Q(deleted_at__isnull=True, status="published"),
+                name="casestudy_public_order_idx",
+            )
+        ]
 
     def __str__(self):
         return self.title

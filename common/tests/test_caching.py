@@ -91,3 +91,33 @@ def test_warm_cache_fills_every_public_list_and_detail(api_client, django_assert
         assert api_client.get("/api/v1/services/warm/").status_code == 200
         assert api_client.get("/api/v1/impact-metrics/summary/").status_code == 200
     assert "warm" in capsys.readouterr().out.lower()
+
+
+def test_a_cache_hit_still_carries_security_headers_and_a_request_id(api_client):
+    ServiceFactory()
+    api_client.get("/api/v1/services/")
+    hit = api_client.get("/api/v1/services/", HTTP_X_REQUEST_ID="trace-123")
+    assert hit.status_code == 200 and hit["ETag"]
+    assert hit["X-Request-ID"] == "trace-123"
+    assert hit["X-Content-Type-Options"] == "nosniff"
+    assert "Set-Cookie" not in hit
+
+
+def test_a_cache_hit_still_refuses_a_host_it_does_not_serve(api_client, settings):
+    ServiceFactory()
+    api_client.get("/api/v1/services/")
+    settings.ALLOWED_HOSTS = ["indivillage.com"]
+    response = api_client.get("/api/v1/services/", HTTP_HOST="evil.example")
+    assert response.status_code == 400
+    assert b"count" not in response.content
+
+
+def test_the_middleware_answers_hits_before_the_view_layer(api_client, django_assert_num_queries):
+    ServiceFactory()
+    api_client.get("/api/v1/services/")
+    with (
+        mock.patch("content.api.views.ServiceListApi.as_view", side_effect=AssertionError),
+        mock.patch("rest_framework.views.APIView.dispatch", side_effect=AssertionError("DRF ran")),
+        django_assert_num_queries(0),
+    ):
+        assert api_client.get("/api/v1/services/").status_code == 200

@@ -1,7 +1,7 @@
 import django_filters
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
-from content.models import CaseStudy
+from content.models import CaseStudy, Service
 
 
 class CaseStudyFilterSet(django_filters.FilterSet):
@@ -20,9 +20,11 @@ class CaseStudyFilterSet(django_filters.FilterSet):
         fields = ["industry", "service", "search"]
 
     def filter_service(self, queryset, name, value):
-        return queryset.filter(
-            services__slug=value, services__deleted_at__isnull=True, services__status="published"
-        ).distinct()
+        # EXISTS rather than a join: no duplicate rows, so no DISTINCT to fight the ordering.
+        linked = CaseStudy.services.through.objects.filter(
+            casestudy_id=OuterRef("pk"), service__in=Service.objects.published().filter(slug=value)
+        )
+        return queryset.filter(Exists(linked))
 
     def filter_search(self, queryset, name, value):
         query = Q()

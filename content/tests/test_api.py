@@ -101,13 +101,19 @@ def test_page_size_is_capped_at_100_and_links_are_relative(api_client):
     assert body["next"] == "/api/v1/industries/?limit=100&offset=100"
 
 
+def _retail_case_studies(n):
+    retail = IndustryFactory(slug="retail")
+    return [CaseStudyResultFactory(case_study=CaseStudyFactory(industry=retail)) for _ in range(n)]
+
+
 @pytest.mark.parametrize("rows", [1, 50])
 @pytest.mark.parametrize(
     ("url", "make", "queries"),
     [
         ("/api/v1/services/", lambda n: ServiceFeatureFactory.create_batch(n), 3),
         ("/api/v1/industries/", lambda n: IndustryFactory.create_batch(n), 2),
-        ("/api/v1/case-studies/?limit=100", lambda n: CaseStudyResultFactory.create_batch(n), 4),
+        ("/api/v1/case-studies/?limit=100", lambda n: CaseStudyResultFactory.create_batch(n), 1),
+        ("/api/v1/case-studies/?limit=100&industry=retail", _retail_case_studies, 2),
     ],
 )
 def test_list_query_count_is_constant(api_client, django_assert_num_queries, url, make, queries, rows):

@@ -1,0 +1,147 @@
+"""The stored case-study documents never show anything the serializer would not show right now."""
+
+import datetime
+from unittest import mock
+
+import pytest
+from django.utils import timezone
+
+from common.models import PublishStatus
+from content import documents
+from content.models import CaseStudy, Service
+
+from .factories import CaseStudyFactory, CaseStudyResultFactory, IndustryFactory, ServiceFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _list(api_client, query=""):
+    response = api_client.get(f"/api/v1/case-studies/{query}", HTTP_CACHE_CONTROL="no-cache")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def _by_slug(body):
+    return {item["slug"]: item for item in body["results"]}
+
+
+@pytest.fixture
+def mixed():
+    retail = IndustryFactory(slug="retail", name="Retail")
+    case_study = CaseStudyFactory(slug="mixed", industry=retail)
+    CaseStudyResultFactory(case_study=case_study, metric="Accuracy", value="99%")
+    public = ServiceFactory(slug="public", name="Public")
+    draft = ServiceFactory(slug="draft", status=PublishStatus.DRAFT)
+    later = ServiceFactory(slug="later", published_at=timezone.now() + datetime.timedelta(hours=1))
+    case_study.services.set([public, draft, later])
+    return case_study
+
+
+def test_fast_path_filtered_path_and_detail_agree(api_client, mixed):
+    fast = _by_slug(_list(api_client))["mixed"]
+    filtered = _by_slug(_list(api_client, "?industry=retail"))["mixed"]
+    detail = api_client.get("/api/v1/case-studies/mixed/").json()
+    assert fast == filtered == detail
+    assert [s["slug"] for s in fast["services"]] == ["public"]
+    assert fast["results"] == [{"metric": "Accuracy", "value": "99%", "description": ""}]
+
+
+def test_a_scheduled_service_joins_the_list_when_its_time_comes(api_client, mixed):
+    later = timezone.now() + datetime.timedelta(hours=2)
+    with mock.patch("django.utils.timezone.now", return_value=later):
+        slugs = {s["slug"] for s in _by_slug(_list(api_client))["mixed"]["services"]}
+    assert slugs == {"public", "later"}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda cs: Service.objects.filter(slug="public").get().save(), id="noop-save"),
+        pytest.param(lambda cs: _rename_service(), id="service-renamed"),
+        pytest.param(lambda cs: _unpublish_service(), id="service-unpublished"),
+        pytest.param(lambda cs: Service.objects.get(slug="public").delete(), id="service-hard-deleted"),
+        pytest.param(lambda cs: cs.services.remove(Service.objects.get(slug="public")), id="m2m-remove"),
+        pytest.param(lambda cs: cs.services.clear(), id="m2m-clear"),
+        pytest.param(
+            lambda cs: Service.objects.get(slug="public").case_studies.clear(), id="m2m-reverse-clear"
+        ),
+        pytest.param(lambda cs: _rename_industry(cs), id="industry-renamed"),
+        pytest.param(lambda cs: CaseStudyResultFactory(case_study=cs, metric="Speed"), id="result-added"),
+        pytest.param(lambda cs: cs.results.first().delete(), id="result-deleted"),
+        pytest.param(lambda cs: _retitle(cs), id="case-study-retitled"),
+    ],
+)
+def test_every_write_reaches_the_list(api_client, mixed, change):
+    change(mixed)
+    expected = api_client.get("/api/v1/case-studies/mixed/").json()  # the serializer, live
+    assert _by_slug(_list(api_client))["mixed"] == expected
+    assert _by_slug(_list(api_client, "?industry=" + expected["industry"]["slug"]))["mixed"] == expected
+
+
+def _rename_service():
+    service = Service.objects.get(slug="public")
+    service.name = "Renamed"
+    service.save()
+
+
+def _unpublish_service():
+    service = Service.objects.get(slug="public")
+    service.status = PublishStatus.DRAFT
+    service.save()
+
+
+def _rename_industry(case_study):
+    industry = case_study.industry
+    industry.name = "Retail & e-commerce"
+    industry.save()
+
+
+def _retitle(case_study):
+    case_study.title = "A new title"
+    case_study.save()
+
+
+def test_a_document_a_bulk_write_left_out_is_rendered_not_a_500(api_client, mixed):
+    CaseStudy.objects.filter(pk=mixed.pk).update(api_document="")
+    for query in ("", "?industry=retail"):
+        CaseStudy.objects.filter(pk=mixed.pk).update(api_document="")
+        assert _by_slug(_list(api_client, query))["mixed"]["title"] == mixed.title
+    assert CaseStudy.objects.get(pk=mixed.pk).api_document != ""
+
+
+@pytest.mark.parametrize("ordering", [o for o in documents.FAST_ORDERINGS if o])
+def test_fast_orderings_match_the_filterset(api_client, ordering):
+    for index, title in enumerate(["Beta", "Alpha", "Gamma"]):
+        CaseStudyFactory(title=title, published_at=timezone.now() - datetime.timedelta(days=index))
+    fast = [item["slug"] for item in _list(api_client, f"?ordering={ordering}")["results"]]
+    # A filter that matches everything sends the request down the FilterSet path.
+    slow = [item["slug"] for item in _list(api_client, f"?ordering={ordering}&search=e")["results"]]
+    assert fast == slow and len(fast) == 3
+
+
+def test_count_and_links_past_the_last_page(api_client):
+    CaseStudyFactory.create_batch(3)
+    body = _list(api_client, "?limit=2&offset=10")
+    assert body["count"] == 3 and body["results"] == []
+    body = _list(api_client, "?limit=2&offset=0")
+    assert body["count"] == 3 and len(body["results"]) == 2
+    assert body["next"] == "/api/v1/case-studies/?limit=2&offset=2"
+
+
+def test_drafts_scheduled_and_deleted_case_studies_stay_out_of_the_fast_path(api_client):
+    CaseStudyFactory(slug="live")
+    CaseStudyFactory(slug="draft", status=PublishStatus.DRAFT)
+    CaseStudyFactory(slug="soon", published_at=timezone.now() + datetime.timedelta(days=1))
+    gone = CaseStudyFactory(slug="gone")
+    gone.deleted_at = timezone.now()
+    gone.save()
+    body = _list(api_client)
+    assert [item["slug"] for item in body["results"]] == ["live"] and body["count"] == 1
+
+
+def test_refresh_renders_only_missing_documents_when_asked():
+    first, second = CaseStudyFactory(), CaseStudyFactory()
+    CaseStudy.objects.filter(pk=first.pk).update(api_document="")
+    assert documents.case_study_documents_refresh(missing_only=True) == 1
+    assert documents.case_study_documents_refresh() == 2
+    assert all(cs.api_document for cs in CaseStudy.objects.filter(pk__in=[first.pk, second.pk]))
