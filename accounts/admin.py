@@ -1,11 +1,36 @@
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
 from .models import User
+from .services import user_admin_update, user_create
+
+
+class UserCreateForm(AdminUserCreationForm):
+    class Meta:
+        model = User
+        fields = ["email", "name", "role"]
+
+
+class UserEditForm(UserChangeForm):
+    class Meta:
+        model = User
+        fields = "__all__"
+
+    email = forms.EmailField(help_text="The log-in name. Letter case does not matter.")
 
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
+    """
+    The role is the one switch: is_staff, is_superuser and the Editors group follow it. Role changes and
+    (de)activation go through audited services; the phone number is shown decrypted to admins only,
+    since only admins reach this page.
+    """
+
+    form = UserEditForm
+    add_form = UserCreateForm
     ordering = ["email"]
     list_display = ["email", "name", "company", "role", "is_active", "last_login"]
     list_filter = ["role", "is_active", "legal_hold"]
@@ -14,8 +39,39 @@ class UserAdmin(DjangoUserAdmin):
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
         ("Profile", {"fields": ["name", "company", "phone", "country", "preferences"]}),
-        ("Access", {"fields": ["role", "is_active", "is_staff", "is_superuser", "legal_hold"]}),
+        (
+            "Access",
+            {
+                "fields": ["role", "is_active", "is_staff", "is_superuser", "legal_hold"],
+                "description": "The role decides access: staff status and groups follow it.",
+            },
+        ),
         ("Dates", {"fields": ["last_login", "created_at", "anonymized_at"]}),
     ]
-    add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "role", "password1", "password2"]})]
+    add_fieldsets = [
+        (
+            None,
+            {
+                "classes": ["wide"],
+                "fields": ["email", "name", "role", "usable_password", "password1", "password2"],
+            },
+        )
+    ]
     filter_horizontal = []
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            user_admin_update(user=obj, actor=request.user, changed=form.changed_data)
+            return
+        password = (
+            form.cleaned_data.get("password1") if form.cleaned_data.get("usable_password", True) else None
+        )
+        created = user_create(
+            email=obj.email, password=password, name=obj.name, role=obj.role, actor=request.user
+        )
+        # The admin goes on with `obj` (messages, redirect): make it the row just created.
+        obj.pk, obj._state.adding, obj._state.db = created.pk, False, created._state.db
+
+    def save_related(self, request, form, formsets, change):
+        # Groups and permissions follow the role (accounts.services.user_role_apply); nothing to save.
+        pass

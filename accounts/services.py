@@ -297,3 +297,35 @@ def user_update(*, user: User, actor: User | None, **fields) -> User:
     user.save(update_fields=[*changed, "updated_at"])
     audit_record(actor=actor, action="user.updated", entity=user, changes={"fields": changed})
     return user
+
+
+@transaction.atomic
+def user_set_active(*, user: User, is_active: bool, actor: User | None = None) -> User:
+    """Deactivating keeps the account and its history but stops every log-in and every token."""
+    if user.is_active == is_active:
+        return user
+    user.is_active = is_active
+    user.save(update_fields=["is_active", "updated_at"])
+    if not is_active:
+        get_token_model().objects.filter(user=user).delete()
+    audit_record(actor=actor, action="user.activated" if is_active else "user.deactivated", entity=user)
+    return user
+
+
+@transaction.atomic
+def user_admin_update(*, user: User, actor: User, changed: list[str]) -> User:
+    """
+    An admin's edit of a user: profile fields as the form set them, role and activation through
+    their own audited services. `user` carries the new values; the stored row has the old ones.
+    """
+    stored = User.objects.get(pk=user.pk)
+    role, is_active = user.role, user.is_active
+    user.role, user.is_active = stored.role, stored.is_active
+    user.full_clean()
+    user.save()
+    profile = sorted(set(changed) - {"role", "is_active"})
+    if profile:
+        audit_record(actor=actor, action="user.updated", entity=user, changes={"fields": profile})
+    user_role_change(user=user, role=role, actor=actor)
+    user_set_active(user=user, is_active=is_active, actor=actor)
+    return user

@@ -42,6 +42,11 @@ class SoftDeleteModel(models.Model):
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
 
+    def validate_constraints(self, exclude=None):
+        # A form never carries deleted_at, and Django skips a constraint whose condition reads an
+        # excluded field: the live-slug rule would then go unchecked and fail in the database instead.
+        super().validate_constraints(exclude=set(exclude or ()) - {"deleted_at"})
+
 
 class PublishStatus(models.TextChoices):
     DRAFT = "draft", "Draft"

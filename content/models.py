@@ -25,6 +25,7 @@ class Service(BaseModel, PublishableModel):
         choices=ServiceIcon.choices,
         default=ServiceIcon.DATABASE,
         help_text="The picture shown beside the service on the site.",
+        error_messages={"invalid_choice": "Choose one of the listed icons: “%(value)s” is not one of them."},
     )
     order = models.PositiveIntegerField(default=0, help_text="Lower numbers are listed first.")
 

@@ -1,5 +1,8 @@
 from django.contrib import admin
 
+from common.admin import PublishableAdmin
+
+from .api.serializers import ImpactStorySerializer
 from .models import ImpactMetric, ImpactStory, Location
 
 
@@ -12,14 +15,27 @@ class LocationAdmin(admin.ModelAdmin):
 
 class ImpactMetricInline(admin.TabularInline):
     model = ImpactMetric
-    extra = 0
+    extra = 1
+    fields = ["metric_name", "value", "unit", "period_start", "period_end"]
 
 
 @admin.register(ImpactStory)
-class ImpactStoryAdmin(admin.ModelAdmin):
-    list_display = ["title", "location", "beneficiaries", "status", "published_at"]
-    list_filter = ["status", "location"]
+class ImpactStoryAdmin(PublishableAdmin):
+    list_display = ["title", "location", "beneficiaries", "published_at"]
+    list_filter = ["status", "location", ("location__country", admin.AllValuesFieldListFilter)]
     search_fields = ["title", "story"]
     prepopulated_fields = {"slug": ["title"]}
     list_select_related = ["location"]
+    fields = [
+        "title",
+        "slug",
+        "location",
+        "story",
+        "beneficiaries",
+        "status",
+        "published_at",
+        "state",
+        "preview_link",
+    ]
     inlines = [ImpactMetricInline]
+    preview_serializer = ImpactStorySerializer

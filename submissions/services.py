@@ -1,3 +1,5 @@
+import csv
+import io
 import logging
 from collections.abc import Iterable
 from datetime import timedelta
@@ -221,3 +223,63 @@ def submission_requeue_stale(*, older_than: timedelta = STALE_AFTER, batch_size:
 
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+# --- The admin's reads and writes ------------------------------------------------------------------
+
+
+def submission_pii_viewed(*, submission: FormSubmission, actor) -> None:
+    """Someone looked at the decrypted data: recorded every time, with who and from where."""
+    audit_record(
+        actor=actor, action="pii.viewed", entity=submission, changes={"form_type": submission.form_type}
+    )
+
+
+@transaction.atomic
+def submission_mark_completed(*, submission: FormSubmission, actor) -> FormSubmission:
+    if submission.status == SubmissionStatus.COMPLETED:
+        return submission
+    previous = submission.status
+    submission.status = SubmissionStatus.COMPLETED
+    submission.error = ""
+    submission.save(update_fields=["status", "error", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="submission.completed",
+        entity=submission,
+        changes={"status": [previous, "completed"]},
+    )
+    return submission
+
+
+CSV_COLUMNS = ["id", "created_at", "form_type", "status", "services"]
+
+
+@transaction.atomic
+def submissions_export_csv(*, submissions, actor) -> str:
+    """
+    The given submissions as CSV, decrypted: one column per field any of them has. Exporting PII is
+    audited with the ids exported (never the data).
+    """
+    rows = list(submissions.prefetch_related("services"))
+    keys = sorted({key for row in rows for key in row.data})
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS + keys)
+    for row in rows:
+        services = " ".join(service.slug for service in row.services.all())
+        values = [_csv_safe(row.data.get(key, "")) for key in keys]
+        writer.writerow([row.pk, row.created_at.isoformat(), row.form_type, row.status, services, *values])
+    audit_record(
+        actor=actor,
+        action="submissions.exported",
+        entity_type=FormSubmission._meta.label_lower,
+        changes={"count": len(rows), "ids": [str(row.pk) for row in rows]},
+    )
+    return out.getvalue()
+
+
+def _csv_safe(value) -> str:
+    # A visitor's text opened in a spreadsheet must not run as a formula (CSV injection).
+    text = value if isinstance(value, str) else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -1,0 +1,173 @@
+"""The admin every publishable model shares: state column, publishing actions, trash, API preview."""
+
+import json
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from .publishing import (
+    publishable_delete,
+    publishable_publish,
+    publishable_restore,
+    publishable_save,
+    publishable_trash,
+    publishable_unpublish,
+)
+
+
+class TrashFilter(admin.SimpleListFilter):
+    """Trashed rows are hidden unless asked for."""
+
+    title = "trash"
+    parameter_name = "trash"
+
+    def lookups(self, request, model_admin):
+        return [("only", "In trash"), ("all", "Live and trash")]
+
+    def choices(self, changelist):
+        # "Live only" stands where SimpleListFilter would put "All": it is the default.
+        yield {
+            "selected": self.value() is None,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": "Live only",
+        }
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset):
+        if self.value() == "only":
+            return queryset.filter(deleted_at__isnull=False)
+        if self.value() == "all":
+            return queryset
+        return queryset.filter(deleted_at__isnull=True)
+
+
+class PublishableAdmin(admin.ModelAdmin):
+    """
+    Writes go through common.publishing (audited). Editors publish, unpublish and move to the trash;
+    only admins delete for good. `preview_serializer` is the API serializer a preview renders with.
+    """
+
+    preview_serializer = None
+    actions = ["publish", "unpublish", "move_to_trash", "restore"]
+
+    def get_queryset(self, request):
+        # The trash filter decides what is shown; the admin itself sees every row.
+        return self.model.all_objects.get_queryset()
+
+    def get_list_filter(self, request):
+        return [*super().get_list_filter(request), TrashFilter]
+
+    def get_list_display(self, request):
+        return [*super().get_list_display(request), "state", "preview_link"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*super().get_readonly_fields(request, obj), "state", "preview_link"]
+
+    @admin.display(description="State")
+    def state(self, obj):
+        state = obj.publish_state if obj.pk else "draft"
+        if state == "scheduled":
+            local = timezone.localtime(obj.published_at)
+            return format_html("Scheduled for {}", local.strftime("%d %b %Y %H:%M %Z"))
+        return {"published": "Published", "draft": "Draft", "deleted": "In trash"}[state]
+
+    @admin.display(description="Preview")
+    def preview_link(self, obj):
+        if not obj.pk or self.preview_serializer is None:
+            return "-"
+        opts = self.model._meta
+        url = reverse(f"admin:{opts.app_label}_{opts.model_name}_preview", args=[obj.pk])
+        return format_html('<a href="{}">As the API returns it</a>', url)
+
+    # --- Deleting: the trash for everyone, deleting for good for admins only ---------------------------
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not request.user.is_superuser:
+            actions.pop("delete_selected", None)
+        return actions
+
+    def delete_model(self, request, obj):
+        publishable_delete(instance=obj, actor=request.user)
+
+    @transaction.atomic
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            publishable_delete(instance=obj, actor=request.user)
+
+    def save_model(self, request, obj, form, change):
+        publishable_save(instance=obj, actor=request.user, changed=form.changed_data if change else None)
+
+    # --- Actions -------------------------------------------------------------------------------------
+
+    def _apply(self, request, queryset, service, done: str, permission: str = "change"):
+        if not getattr(self, f"has_{permission}_permission")(request):
+            raise PermissionDenied
+        count, refused = 0, []
+        for obj in queryset:
+            try:
+                service(instance=obj, actor=request.user)
+                count += 1
+            except ValidationError as error:
+                refused.append(" ".join(error.messages))
+        name = self.model._meta.verbose_name if count == 1 else self.model._meta.verbose_name_plural
+        if count:
+            self.message_user(request, f"{count} {name} {done}.", messages.SUCCESS)
+        for reason in refused:
+            self.message_user(request, reason, messages.ERROR)
+
+    @admin.action(description="Publish selected (now, or at their scheduled time)")
+    def publish(self, request, queryset):
+        self._apply(request, queryset, publishable_publish, "published")
+
+    @admin.action(description="Unpublish selected (back to draft)")
+    def unpublish(self, request, queryset):
+        self._apply(request, queryset, publishable_unpublish, "unpublished")
+
+    @admin.action(description="Move selected to the trash")
+    def move_to_trash(self, request, queryset):
+        self._apply(request, queryset, publishable_trash, "moved to the trash")
+
+    @admin.action(description="Restore selected from the trash")
+    def restore(self, request, queryset):
+        self._apply(request, queryset, publishable_restore, "restored")
+
+    # --- Preview -------------------------------------------------------------------------------------
+
+    def get_urls(self):
+        opts = self.model._meta
+        preview = path(
+            "<path:object_id>/preview/",
+            self.admin_site.admin_view(self.preview_view),
+            name=f"{opts.app_label}_{opts.model_name}_preview",
+        )
+        return [preview, *super().get_urls()]
+
+    def preview_view(self, request, object_id):
+        """What the public API would return for this row, drafts and scheduled rows included."""
+        obj = self.get_object(request, object_id)
+        if obj is None or not self.has_view_permission(request, obj):
+            raise PermissionDenied
+        body = json.dumps(self.preview_serializer(obj).data, indent=2, ensure_ascii=False)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": obj,
+            "title": f"API preview: {obj}",
+            "state": self.state(obj),
+            "body": body,
+        }
+        return TemplateResponse(request, "admin/common/preview.html", context)
