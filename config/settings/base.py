@@ -323,3 +323,23 @@ LEAD_FORM_WINDOW = env.int("LEAD_FORM_WINDOW", default=3600)
 LOGIN_MAX_FAILURES_PER_ACCOUNT = env.int("LOGIN_MAX_FAILURES_PER_ACCOUNT", default=5)
 LOGIN_MAX_FAILURES_PER_IP = env.int("LOGIN_MAX_FAILURES_PER_IP", default=20)
 LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW", default=900)  # seconds
+
+# --- Uploads ------------------------------------------------------------------------------------------
+
+# Enforced while the body streams in, not after it is stored.
+UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=50 * 1024 * 1024)
+UPLOAD_QUOTA_FILES = env.int("UPLOAD_QUOTA_FILES", default=100)
+UPLOAD_QUOTA_BYTES = env.int("UPLOAD_QUOTA_BYTES", default=1024 * 1024 * 1024)
+# Kinds decided by sniffing the content, never the extension or Content-Type.
+UPLOAD_ALLOWED_KINDS = env.list(
+    "UPLOAD_ALLOWED_KINDS", default=["csv", "tsv", "json", "ndjson", "text", "xlsx", "png", "jpeg"]
+)
+# Archives (XLSX is a ZIP): refused past these, before anything is unpacked.
+UPLOAD_MAX_ARCHIVE_ENTRIES = env.int("UPLOAD_MAX_ARCHIVE_ENTRIES", default=10_000)
+UPLOAD_MAX_UNPACKED_BYTES = env.int("UPLOAD_MAX_UNPACKED_BYTES", default=500 * 1024 * 1024)
+UPLOAD_MAX_IMAGE_PIXELS = env.int("UPLOAD_MAX_IMAGE_PIXELS", default=50_000_000)
+# JSON nesting deeper than this is reported as such and not walked further.
+UPLOAD_MAX_JSON_DEPTH = env.int("UPLOAD_MAX_JSON_DEPTH", default=64)
+CLAMAV_TIMEOUT = env.float("CLAMAV_TIMEOUT", default=30.0)
+# Seconds the processing task may run before it is stopped and the upload marked failed.
+UPLOAD_TASK_TIME_LIMIT = env.int("UPLOAD_TASK_TIME_LIMIT", default=15 * 60)
