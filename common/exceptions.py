@@ -34,6 +34,15 @@ _CODES = {
 }
 
 
+class ApiError(exceptions.APIException):
+    """A 4xx with a code of its own, e.g. ApiError("The file is empty.", status=400, code="empty_file")."""
+
+    def __init__(self, message: str, *, status: int = 400, code: str = "bad_request"):
+        super().__init__(detail=message)
+        self.status_code = status
+        self.error_code = code
+
+
 def error_body(
     status_code: int, message: str, *, code: str | None = None, fields: dict | None = None
 ) -> dict:
@@ -97,7 +106,11 @@ def api_exception_handler(exc, context):
         detail = getattr(exc, "detail", "")
         message = str(detail) if not isinstance(detail, (dict, list)) else "Request failed."
     code = getattr(exc, "default_code", None) if isinstance(exc, exceptions.APIException) else None
-    response.data = error_body(response.status_code, message, code=_CODES.get(response.status_code) or code)
+    # An exception of the project's own (ApiError) names its code; DRF's keep the per-status one.
+    specific = getattr(exc, "error_code", None)
+    response.data = error_body(
+        response.status_code, message, code=specific or _CODES.get(response.status_code) or code
+    )
     return response
 
 

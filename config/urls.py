@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("impact.api.urls")),
     path("", include("submissions.api.urls")),
     path("", include("accounts.api.urls")),
+    path("", include("uploads.api.urls")),
 ]
 
 urlpatterns = [

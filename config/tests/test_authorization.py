@@ -8,12 +8,14 @@ import itertools
 
 import pytest
 from django.core.cache import cache
+from django.core.files.uploadedfile import SimpleUploadedFile
 from knox.models import AuthToken
 
 from accounts.models import Role
 from accounts.tests.factories import UserFactory
 from content.tests.factories import CaseStudyFactory, ServiceFactory
 from impact.tests.factories import ImpactStoryFactory
+from uploads.models import FileAnalysis, FileUpload
 
 from .test_openapi import OPERATIONS
 
@@ -27,6 +29,12 @@ def _everyone(status):
 
 def _signed_in(status):
     return {"anonymous": 401, **dict.fromkeys(CALLERS[1:], status)}
+
+
+def _owner_only(status):
+    # Another user's upload is as absent as one that never existed, for staff too: the API is the
+    # owner's; staff use the admin.
+    return {"anonymous": 401, "user": status, "other_user": 404, "editor": 404, "admin": 404}
 
 
 def _new_email():
@@ -80,6 +88,14 @@ MATRIX = {
     ),
     ("POST", "/api/v1/auth/logout/"): (lambda ctx: {}, {**_signed_in(204)}),
     ("GET", "/api/v1/me/"): (None, _signed_in(200)),
+    ("GET", "/api/v1/uploads/"): (None, _signed_in(200)),
+    ("POST", "/api/v1/uploads/"): (
+        lambda ctx: ("multipart", {"file": SimpleUploadedFile("sample.csv", b"id,name\n1,Asha\n")}),
+        _signed_in(201),
+    ),
+    ("GET", "/api/v1/uploads/{upload_id}/"): (None, _owner_only(200)),
+    ("GET", "/api/v1/uploads/{upload_id}/analysis/"): (None, _owner_only(200)),
+    ("DELETE", "/api/v1/uploads/{upload_id}/"): (None, _owner_only(204)),
     ("PATCH", "/api/v1/me/"): (lambda ctx: {"name": "Renamed"}, _signed_in(200)),
 }
 
@@ -87,6 +103,14 @@ MATRIX = {
 def test_every_schema_operation_has_a_row_and_no_row_is_stale():
     assert set(OPERATIONS) - set(MATRIX) == set(), "operations with no authorization row"
     assert set(MATRIX) - set(OPERATIONS) == set(), "rows for operations that no longer exist"
+
+
+def _upload_of(user):
+    upload = FileUpload.objects.create(
+        user=user, filename="a.csv", size=3, mime_type="text/csv", status="completed"
+    )
+    FileAnalysis.objects.create(upload=upload, summary="A CSV file with 1 row.")
+    return upload
 
 
 @pytest.fixture
@@ -114,6 +138,8 @@ def test_authorization_matrix(api_client, world, method, path):
     url = path.replace("{slug}", world["slugs"].get(path, ""))
     got = {}
     for caller in CALLERS:
+        if "{upload_id}" in path:  # a fresh upload of "user" each time: one caller's DELETE hides nothing
+            url = path.replace("{upload_id}", str(_upload_of(world["users"]["user"]).pk))
         cache.clear()  # throttles and lockouts count per test, not across the callers
         api_client.credentials()
         if caller != "anonymous":
@@ -121,7 +147,10 @@ def test_authorization_matrix(api_client, world, method, path):
             api_client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
         ctx = {**world, "login_user": UserFactory()}
         body = body_for(ctx) if body_for else None
-        response = getattr(api_client, method.lower())(url, body, format="json")
+        fmt = "json"
+        if isinstance(body, tuple):
+            fmt, body = body
+        response = getattr(api_client, method.lower())(url, body, format=fmt)
         got[caller] = response.status_code
     assert got == expected
 
