@@ -152,7 +152,7 @@ def upload_process(*, upload: FileUpload) -> FileUpload:
     propagate for the task to retry; anything the file itself causes ends in `failed` with a reason.
     """
     from .analysis import AnalysisError, analyse
-    from .scanning import scan_file
+    from .scanning import ScanRefused, scan_file
 
     with transaction.atomic():
         upload = FileUpload.objects.select_for_update().get(pk=upload.pk)
@@ -161,7 +161,11 @@ def upload_process(*, upload: FileUpload) -> FileUpload:
         upload_transition(upload=upload, to=S.PROCESSING)
 
     with local_copy(upload.storage_path) as path:
-        result = scan_file(path)
+        try:
+            result = scan_file(path)
+        except ScanRefused as refusal:
+            # The scanner would not look at it (e.g. over its size limit): never treated as clean.
+            return upload_fail(upload=upload, reason=f"The file could not be scanned for viruses: {refusal}")
         if result.infected:
             return upload_quarantine(
                 upload=upload, signature=result.signature or "unknown", engine=result.engine
