@@ -25,6 +25,10 @@ class FormSubmissionAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        # Deleting personal data is erasure: the retention and GDPR paths do it, audited.
+        return False
+
     def has_change_permission(self, request, obj=None):
         # The actions need the permission on the list; no field is ever edited.
         return obj is None and super().has_change_permission(request, obj)

@@ -84,3 +84,12 @@ def test_csv_export_is_decrypted_formula_safe_and_audited(admin_client):
     audit = AuditLog.objects.get(action="submissions.exported")
     assert audit.changes["count"] == 2 and set(audit.changes["ids"]) == {str(plain.pk), str(hostile.pk)}
     assert "Hello" not in str(audit.changes)
+
+
+def test_the_admin_cannot_delete_a_submission(admin_client):
+    submission = _submission()
+    url = reverse("admin:submissions_formsubmission_delete", args=[submission.pk])
+    assert admin_client.post(url, {"post": "yes"}).status_code == 403
+    changelist = admin_client.get(reverse("admin:submissions_formsubmission_changelist")).content.decode()
+    assert 'value="delete_selected"' not in changelist
+    assert FormSubmission.objects.filter(pk=submission.pk).exists()
