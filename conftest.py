@@ -9,6 +9,9 @@ import pytest
 
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
 
+# `browser`, `page` and the screenshot of every browser test (real Chromium against the live server).
+pytest_plugins = ["common.testing.browser"]
+
 
 def pytest_sessionstart(session):
     if not REQUIRE_POSTGRES:
