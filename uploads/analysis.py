@@ -131,6 +131,8 @@ KINDS = ("csv", "tsv", "json", "ndjson", "text", "xlsx", "png", "jpeg")
 # Text is decoded in chunks of this many bytes. A CSV or TSV chunk with no line break at all means a
 # line of at least this length: such a line is refused before the csv module builds it as one row.
 TEXT_CHUNK_BYTES = 1024 * 1024
+# Plain text is counted in chunks of this many characters, whatever its line lengths.
+TEXT_READ_CHARS = 256 * 1024
 # csv reads whole lines in groups of about this many characters (64 per header column for wide
 # tables, so at most 1 MiB), so a group's rows stay small however many there are; a record that
 # spans more than CSV_MAX_RECORD_CHARS (quoted line breaks) is refused.
@@ -898,7 +900,6 @@ def _ndjson_summary(shape: _JsonShape, invalid: int, exceeded: list[int]) -> str
 
 # --- Plain text -------------------------------------------------------------------------------------
 
-TEXT_READ_CHARS = 256 * 1024
 # C0 and C1 control characters other than tab, line breaks, form feed and escape (coloured logs).
 _CONTROL = re.compile(r"[\x01-\x08\x0e-\x1a\x1c-\x1f\x7f\x80-\x9f]")
 
