@@ -104,6 +104,10 @@ def main() -> None:
     }
     _manage(env_admin, "bootstrap")
     _manage(env, "seed_demo", "--scale", str(args.scale), "--force")
+    # This machine's PostgreSQL runs with autovacuum off. On a real server autovacuum vacuums and
+    # analyzes a freshly loaded table within a minute; without statistics the planner misjudges the
+    # page statement and re-plans it on every execution (docs/performance.md).
+    subprocess.run(["psql", args.database_url, "-qc", "VACUUM ANALYZE"], check=True)
 
     server = subprocess.Popen(
         [PY, "-m", "gunicorn", "config.wsgi:application", "--workers", "2", "--bind", f"127.0.0.1:{PORT}",

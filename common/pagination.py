@@ -1,5 +1,6 @@
+from urllib import parse
+
 from rest_framework.pagination import LimitOffsetPagination as _LimitOffsetPagination
-from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 
 class LimitOffsetPagination(_LimitOffsetPagination):
@@ -14,16 +15,25 @@ class LimitOffsetPagination(_LimitOffsetPagination):
     def get_next_link(self):
         if self.offset + self.limit >= self.count:
             return None
-        url = replace_query_param(self.request.get_full_path(), self.limit_query_param, self.limit)
-        return replace_query_param(url, self.offset_query_param, self.offset + self.limit)
+        return self._link(self.offset + self.limit)
 
     def get_previous_link(self):
         if self.offset <= 0:
             return None
-        url = replace_query_param(self.request.get_full_path(), self.limit_query_param, self.limit)
-        if self.offset - self.limit <= 0:
-            return remove_query_param(url, self.offset_query_param)
-        return replace_query_param(url, self.offset_query_param, self.offset - self.limit)
+        return self._link(max(self.offset - self.limit, 0))
+
+    def _link(self, offset: int) -> str:
+        # DRF's replace_query_param/remove_query_param, applied in one pass instead of two per link:
+        # the same sorted, re-encoded query, and no offset for the first page.
+        scheme, netloc, path, query, fragment = parse.urlsplit(self.request.get_full_path())
+        params = parse.parse_qs(query, keep_blank_values=True)
+        params[self.limit_query_param] = [str(self.limit)]
+        if offset:
+            params[self.offset_query_param] = [str(offset)]
+        else:
+            params.pop(self.offset_query_param, None)
+        query = parse.urlencode(sorted(params.items()), doseq=True)
+        return parse.urlunsplit((scheme, netloc, path, query, fragment))
 
     def get_paginated_response_schema(self, schema):
         result = super().get_paginated_response_schema(schema)

@@ -121,3 +121,20 @@ def test_the_middleware_answers_hits_before_the_view_layer(api_client, django_as
         django_assert_num_queries(0),
     ):
         assert api_client.get("/api/v1/services/").status_code == 200
+
+
+def _uncached_services(request):
+    from django.http import JsonResponse
+
+    return JsonResponse({"served_by": "another urlconf"})
+
+
+def test_the_middleware_follows_a_urlconf_change(api_client, settings):
+    # The middleware remembers which paths are cached views; a new URLconf must not inherit that.
+    ServiceFactory()
+    api_client.get("/api/v1/services/")
+    assert api_client.get("/api/v1/services/").has_header("ETag")  # a hit
+    settings.ROOT_URLCONF = "common.tests.urls_without_public_cache"
+    response = api_client.get("/api/v1/services/")
+    assert response.json() == {"served_by": "another urlconf"}
+    assert not response.has_header("ETag")

@@ -4,10 +4,14 @@ import datetime
 from unittest import mock
 
 import pytest
+from django.db import connection
 from django.utils import timezone
+from rest_framework.generics import ListAPIView
 
+from common.caching import content_version
 from common.models import PublishStatus
 from content import documents
+from content.api.views import CaseStudyListApi
 from content.models import CaseStudy, Service
 
 from .factories import CaseStudyFactory, CaseStudyResultFactory, IndustryFactory, ServiceFactory
@@ -145,3 +149,84 @@ def test_refresh_renders_only_missing_documents_when_asked():
     assert documents.case_study_documents_refresh(missing_only=True) == 1
     assert documents.case_study_documents_refresh() == 2
     assert all(cs.api_document for cs in CaseStudy.objects.filter(pk__in=[first.pk, second.pk]))
+
+
+# --- The default listing: one prepared statement, outside DRF's request cycle ----------------------
+
+
+@pytest.mark.postgres
+def test_the_default_listing_is_one_statement_prepared_and_planned_once(
+    api_client, django_assert_num_queries
+):
+    # Enough rows, with the statistics autovacuum keeps on a real server, for the plan to matter.
+    industry = IndustryFactory()
+    CaseStudy.objects.bulk_create(CaseStudyFactory.build_batch(100, industry=industry))
+    documents.case_study_documents_refresh()
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE content_casestudy")
+    content_version()  # the cache's bookkeeping is not what is measured
+    for _ in range(7):
+        with django_assert_num_queries(1):
+            assert _list(api_client, "?limit=20")["count"] == 100
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name, generic_plans + custom_plans, parameter_types::text[] FROM pg_prepared_statements "
+            "WHERE statement LIKE %s",
+            ["%api_document%"],
+        )
+        [(name, runs, types)] = cursor.fetchall()
+        # The plan PostgreSQL keeps once its trial runs are over uses the partial index of public
+        # rows: it can only because the statement says `status = 'published'` itself. Bound as a
+        # parameter, the status left every execution to be planned again.
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        values = {"timestamp with time zone": "now()", "smallint": "20", "integer": "20", "bigint": "20"}
+        arguments = ", ".join(values.get(t, "'published'") for t in types)
+        cursor.execute(f"EXPLAIN EXECUTE {name}({arguments})")
+        plan = "\n".join(line for (line,) in cursor.fetchall())
+    assert runs == 7  # prepared once, run seven times
+    assert "casestudy_public_order_idx" in plan, plan
+
+
+@pytest.mark.postgres
+def test_the_default_listing_is_the_same_without_prepared_statements(api_client, monkeypatch):
+    CaseStudyFactory.create_batch(3)
+    prepared = _list(api_client, "?limit=2&offset=1")
+    connection.ensure_connection()
+    # What DATABASE_PREPARED_STATEMENTS=false leaves: server-side binding, nothing prepared.
+    monkeypatch.setattr(connection.connection, "prepare_threshold", None)
+    assert _list(api_client, "?limit=2&offset=1") == prepared
+
+
+@pytest.mark.parametrize(
+    ("query", "headers"),
+    [
+        ("?limit=2", {}),
+        ("?limit=2&offset=1&ordering=title", {"HTTP_ACCEPT": "application/json"}),
+        ("?limit=2", {"HTTP_ACCEPT": "text/html"}),
+        ("?format=json", {}),
+        ("?limit=2", {"HTTP_ACCEPT": "application/xml"}),  # 406
+        ("?format=xml", {}),  # 404
+    ],
+)
+def test_skipping_drfs_request_cycle_changes_nothing_a_client_sees(api_client, monkeypatch, query, headers):
+    CaseStudyFactory.create_batch(3)
+    content_version()
+
+    def answer():
+        response = api_client.get(f"/api/v1/case-studies/{query}", HTTP_CACHE_CONTROL="no-cache", **headers)
+        return (
+            response.status_code,
+            response.content,
+            {k: v for k, v in response.items() if k != "X-Request-ID"},
+        )
+
+    fast = answer()
+    monkeypatch.setattr(CaseStudyListApi, "dispatch", ListAPIView.dispatch)  # the full cycle
+    assert fast == answer()
+    assert fast[2]["Allow"] == "GET, HEAD, OPTIONS"
+
+
+def test_the_default_listing_skips_drfs_request_cycle(api_client):
+    CaseStudyFactory.create_batch(2)
+    with mock.patch("rest_framework.views.APIView.initial", side_effect=AssertionError("DRF cycle ran")):
+        assert _list(api_client)["count"] == 2
