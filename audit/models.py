@@ -3,15 +3,22 @@ from django.db import models
 from django.utils import timezone
 
 from common.ids import uuid7
+from common.models import BaseModel
 
 
 class AuditLog(models.Model):
     """
     One thing that happened, by whom, to what. Append-only: it has created_at but no updated_at, since
-    a row is never changed after it is written.
+    a row is never changed after it is written. On PostgreSQL a trigger refuses UPDATE and DELETE (the
+    retention purge of rows past their time is the one exception, see audit/chain.py).
+
+    Rows form a hash chain: `sequence` numbers them without gaps, and `hash` is a keyed HMAC over the
+    row's content and `prev_hash`, the hash of the row before it. Changing, removing or slipping in a
+    row breaks the chain at that row; `manage.py verify_audit_chain` names it.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    sequence = models.BigIntegerField(unique=True, editable=False)
     action = models.CharField(max_length=64, db_index=True)
     entity_type = models.CharField(max_length=64)
     entity_id = models.CharField(max_length=64, blank=True)
@@ -28,10 +35,68 @@ class AuditLog(models.Model):
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    prev_hash = models.CharField(max_length=64, blank=True, editable=False)
+    hash = models.CharField(max_length=64, editable=False)
 
     class Meta:
-        ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["entity_type", "entity_id"], name="audit_entity_idx")]
+        ordering = ["sequence"]
+        indexes = [
+            models.Index(fields=["entity_type", "entity_id"], name="audit_entity_idx"),
+            models.Index(fields=["actor"], name="audit_actor_idx"),
+        ]
 
     def __str__(self):
-        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.entity_type}:{self.entity_id}"
+        return f"#{self.sequence} {self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.entity_type}:{self.entity_id}"
+
+
+class ErasureReason(models.TextChoices):
+    SELF_SERVICE = "self_service", "Asked for by the user"
+    ADMIN = "admin", "Erased by an admin"
+
+
+class ErasureRecord(BaseModel):
+    """
+    That a user was erased, kept by id and e-mail blind index only (never the address itself), so that
+    an erasure can be applied again to a database restored from a backup taken before it.
+    """
+
+    user_id = models.UUIDField(db_index=True)
+    email_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    erased_at = models.DateTimeField(default=timezone.now, db_index=True)
+    reason = models.CharField(max_length=16, choices=ErasureReason.choices)
+    actor_id = models.UUIDField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["erased_at"]
+
+    def __str__(self):
+        return f"user {self.user_id} erased {self.erased_at:%Y-%m-%d %H:%M}"
+
+
+class KeyRotationKind(models.TextChoices):
+    FIELD_KEY = "field_key", "Field encryption key"
+    BLIND_INDEX = "blind_index", "Blind index key"
+
+
+class KeyRotation(BaseModel):
+    """
+    The progress of one re-encryption (or blind-index recomputation) towards one key, so that an
+    interrupted run resumes where it stopped. `target` is a fingerprint of the new key, never the key.
+    """
+
+    kind = models.CharField(max_length=16, choices=KeyRotationKind.choices)
+    target = models.CharField(max_length=64)
+    # {"<app_label.model.field>": "<last primary key done>"}
+    progress = models.JSONField(default=dict, blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "target"], name="audit_keyrotation_kind_target")
+        ]
+
+    def __str__(self):
+        state = "finished" if self.finished_at else "in progress"
+        return f"{self.get_kind_display()} rotation to {self.target[:12]} ({state})"

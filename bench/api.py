@@ -40,6 +40,7 @@ def _env(database_url: str, redis_url: str) -> dict:
         "DJANGO_SECRET_KEY": "bench-" + "s3cr3t-K3y!" * 6,
         "FIELD_ENCRYPTION_KEY": "bench-field-key",
         "BLIND_INDEX_KEY": "bench-blind-key",
+        "AUDIT_CHAIN_KEY": "bench-audit-chain-key",
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "LEAD_FORM_LIMIT_PER_IP": "1000000000",

@@ -225,6 +225,10 @@ FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
 CRYPTOGRAPHY_KEY = FIELD_ENCRYPTION_KEY or None
 # The blind index (keyed HMAC of normalised e-mails) has its own key so either can rotate alone.
 BLIND_INDEX_KEY = env.str("BLIND_INDEX_KEY", default="")
+# Keys the HMAC of the audit log's hash chain: without it, someone who can write to the database still
+# cannot forge a row that verifies. Unlike the keys above it is never rotated (old rows would no longer
+# verify); it lives with the other secrets, never in the database.
+AUDIT_CHAIN_KEY = env.str("AUDIT_CHAIN_KEY", default="")
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False

@@ -12,4 +12,5 @@ SECRET_KEY = env.str(
 FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="local-dev-field-encryption-key-not-secret")
 CRYPTOGRAPHY_KEY = FIELD_ENCRYPTION_KEY
 BLIND_INDEX_KEY = env.str("BLIND_INDEX_KEY", default="local-dev-blind-index-key-not-secret")
+AUDIT_CHAIN_KEY = env.str("AUDIT_CHAIN_KEY", default="local-dev-audit-chain-key-not-secret")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["*"])

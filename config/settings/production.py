@@ -23,6 +23,7 @@ SECRET_KEY = _required("DJANGO_SECRET_KEY")
 FIELD_ENCRYPTION_KEY = _required("FIELD_ENCRYPTION_KEY")
 CRYPTOGRAPHY_KEY = FIELD_ENCRYPTION_KEY
 BLIND_INDEX_KEY = _required("BLIND_INDEX_KEY")
+AUDIT_CHAIN_KEY = _required("AUDIT_CHAIN_KEY")
 if not env.str("DATABASE_URL", default=""):
     raise ImproperlyConfigured("DATABASE_URL must be set in the environment for production settings.")
 

@@ -28,6 +28,7 @@ SECRETS = {
     "DJANGO_SECRET_KEY": "prod-" + "k3y-Zx9!q" * 8,
     "FIELD_ENCRYPTION_KEY": "prod-field-encryption-key",
     "BLIND_INDEX_KEY": "prod-blind-index-key",
+    "AUDIT_CHAIN_KEY": "prod-audit-chain-key",
     "DATABASE_URL": "postgres://app@db.internal:5432/indivillage",
 }
 
@@ -91,7 +92,8 @@ def test_production_with_its_secrets_is_not_debug():
 
 
 @pytest.mark.parametrize(
-    "missing", ["DJANGO_SECRET_KEY", "FIELD_ENCRYPTION_KEY", "BLIND_INDEX_KEY", "DATABASE_URL"]
+    "missing",
+    ["DJANGO_SECRET_KEY", "FIELD_ENCRYPTION_KEY", "BLIND_INDEX_KEY", "AUDIT_CHAIN_KEY", "DATABASE_URL"],
 )
 def test_production_refuses_to_start_without_a_secret(missing):
     env = _env("config.settings.production", **{k: v for k, v in SECRETS.items() if k != missing})

@@ -1,0 +1,251 @@
+"""
+The audit log's hash chain and its append-only guard.
+
+Each row's `hash` is HMAC-SHA256, keyed by AUDIT_CHAIN_KEY, over the hash of the row before it and the
+row's own content in a canonical JSON form. Rows are numbered by `sequence` without gaps. Appending
+takes a transaction-scoped lock, so two writers never claim the same place in the chain and the
+sequence order is the commit order.
+
+On PostgreSQL a trigger makes the table append-only. The retention purge is the one path allowed to
+delete: it sets `audit.purge_before` for its own transaction only, and the trigger still refuses any row
+newer than that. The purge removes a prefix of the chain and records, in a row of the chain itself,
+the sequence and hash of the last row it removed; verification starts from that anchor.
+"""
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+
+# An arbitrary constant: the advisory lock that serialises appends on PostgreSQL.
+_APPEND_LOCK_ID = 0x1A0D17C4A1
+
+PURGE_ACTION = "audit.purged"
+
+TRIGGER_SQL = """
+CREATE OR REPLACE FUNCTION audit_auditlog_append_only() RETURNS trigger AS $$
+DECLARE
+    purge_before text := current_setting('audit.purge_before', true);
+BEGIN
+    -- The retention purge (audit.retention) sets audit.purge_before with SET LOCAL; nothing else may
+    -- delete, and even it cannot delete a row newer than the cut-off it declared.
+    IF TG_OP = 'DELETE' AND purge_before IS NOT NULL AND purge_before <> ''
+       AND OLD.created_at < purge_before::timestamptz THEN
+        RETURN OLD;
+    END IF;
+    RAISE EXCEPTION 'audit log is append-only: % of row #% refused', TG_OP, OLD.sequence
+        USING ERRCODE = 'insufficient_privilege';
+END;
+$$ LANGUAGE plpgsql;
+
+CREATE OR REPLACE FUNCTION audit_auditlog_no_truncate() RETURNS trigger AS $$
+BEGIN
+    -- The test suite empties tables between transactional tests; it says so on its connections.
+    IF current_setting('audit.allow_truncate', true) = 'on' THEN
+        RETURN NULL;
+    END IF;
+    RAISE EXCEPTION 'audit log is append-only: TRUNCATE refused' USING ERRCODE = 'insufficient_privilege';
+END;
+$$ LANGUAGE plpgsql;
+
+DROP TRIGGER IF EXISTS audit_auditlog_append_only ON audit_auditlog;
+CREATE TRIGGER audit_auditlog_append_only BEFORE UPDATE OR DELETE ON audit_auditlog
+    FOR EACH ROW EXECUTE FUNCTION audit_auditlog_append_only();
+DROP TRIGGER IF EXISTS audit_auditlog_no_truncate ON audit_auditlog;
+CREATE TRIGGER audit_auditlog_no_truncate BEFORE TRUNCATE ON audit_auditlog
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_auditlog_no_truncate();
+"""
+
+DROP_TRIGGER_SQL = """
+DROP TRIGGER IF EXISTS audit_auditlog_append_only ON audit_auditlog;
+DROP TRIGGER IF EXISTS audit_auditlog_no_truncate ON audit_auditlog;
+DROP FUNCTION IF EXISTS audit_auditlog_append_only();
+DROP FUNCTION IF EXISTS audit_auditlog_no_truncate();
+"""
+
+
+def _key() -> bytes:
+    key = settings.AUDIT_CHAIN_KEY
+    if not key:
+        raise ImproperlyConfigured("AUDIT_CHAIN_KEY is not set: the audit log cannot be written.")
+    return key.encode()
+
+
+def _canonical(value):
+    """
+    The JSON value as it reads back from either database: PostgreSQL's jsonb returns an integral float
+    (1e20) as an integer, so integral floats are hashed as integers.
+    """
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    return value
+
+
+def normalise_changes(changes: dict) -> dict:
+    """What the JSON column will hand back: dates, UUIDs and decimals as strings."""
+    return json.loads(json.dumps(changes, cls=DjangoJSONEncoder))
+
+
+def _timestamp(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def row_digest(row, prev_hash: str) -> str:
+    payload = json.dumps(
+        [
+            row.sequence,
+            str(row.id),
+            row.action,
+            row.entity_type,
+            row.entity_id,
+            str(row.actor_id) if row.actor_id else None,
+            _canonical(row.changes),
+            row.ip_address,
+            row.request_id,
+            _timestamp(row.created_at),
+        ],
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hmac.new(_key(), f"{prev_hash}\n{payload}".encode(), hashlib.sha256).hexdigest()
+
+
+def _chain_head():
+    from .models import AuditLog
+
+    return AuditLog.objects.order_by("-sequence").values_list("sequence", "hash").first() or (0, "")
+
+
+@transaction.atomic
+def append(rows: list) -> list:
+    """
+    Numbers, links and saves unsaved AuditLog rows, in order. Runs in the caller's transaction, whose
+    end releases the lock: the next writer waits until this one has committed or rolled back.
+    """
+    from .models import AuditLog
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_APPEND_LOCK_ID])
+    sequence, prev_hash = _chain_head()
+    for row in rows:
+        sequence += 1
+        row.sequence = sequence
+        row.prev_hash = prev_hash
+        row.hash = prev_hash = row_digest(row, prev_hash)
+    if len(rows) == 1:
+        rows[0].save(force_insert=True)
+    else:
+        AuditLog.objects.bulk_create(rows, batch_size=1000)
+    return rows
+
+
+@dataclass
+class ChainReport:
+    ok: bool
+    checked: int = 0
+    first_sequence: int | None = None
+    last_sequence: int | None = None
+    head_hash: str = ""
+    problem: str = ""
+    row_id: str = ""
+    row_sequence: int | None = None
+
+
+def _anchor_for(first):
+    """The purge record that vouches for the rows before `first`, when the chain does not start at 1."""
+    from .models import AuditLog
+
+    through = first.sequence - 1
+    for changes in AuditLog.objects.filter(action=PURGE_ACTION).values_list("changes", flat=True):
+        if changes.get("through_sequence") == through and changes.get("through_hash") == first.prev_hash:
+            return changes
+    return None
+
+
+def verify(*, chunk_size: int = 2000, progress=None) -> ChainReport:
+    """
+    Walks the chain in sequence order and stops at the first row that does not fit, saying whether it
+    was altered (its content no longer matches its hash), inserted (it does not link to the row before
+    it, but the row after it does) or whether rows before it were removed (a gap in the numbering).
+    Reads in keyset-paginated chunks, so memory stays flat on millions of rows.
+    """
+    from .models import AuditLog
+
+    report = ChainReport(ok=True)
+    fields = ["id", "sequence", "action", "entity_type", "entity_id", "actor_id", "changes"]
+    fields += ["ip_address", "request_id", "created_at", "prev_hash", "hash"]
+    base = AuditLog.objects.order_by("sequence").only(*fields)
+
+    def fail(row, problem):
+        report.ok = False
+        report.problem = problem
+        report.row_id = str(row.id)
+        report.row_sequence = row.sequence
+        return report
+
+    expected_seq = None
+    expected_prev = None
+    after = None
+    pending = []
+    while True:
+        if not pending:
+            query = base if after is None else base.filter(sequence__gt=after)
+            pending = list(query[:chunk_size])
+            if not pending:
+                break
+            after = pending[-1].sequence
+        row = pending.pop(0)
+        if expected_seq is None:
+            report.first_sequence = row.sequence
+            if row.sequence == 1:
+                if row.prev_hash:
+                    return fail(row, f"row #1 ({row.id}) claims a predecessor: rows were inserted before it")
+            elif _anchor_for(row) is None:
+                return fail(
+                    row,
+                    f"rows #1 to #{row.sequence - 1} are missing before row #{row.sequence} ({row.id}),"
+                    " and no retention purge recorded removing them",
+                )
+            expected_seq, expected_prev = row.sequence, row.prev_hash
+        linked = row.sequence == expected_seq and row.prev_hash == expected_prev
+        intact = hmac.compare_digest(row_digest(row, row.prev_hash), row.hash)
+        if not (linked and intact):
+            if row.sequence > expected_seq and row.prev_hash != expected_prev:
+                return fail(
+                    row,
+                    f"rows #{expected_seq} to #{row.sequence - 1} were removed before row #{row.sequence} ({row.id})",
+                )
+            if not pending:
+                following = AuditLog.objects.filter(sequence__gt=row.sequence).order_by("sequence").first()
+            else:
+                following = pending[0]
+            if following is not None and following.prev_hash == expected_prev:
+                return fail(row, f"row #{row.sequence} ({row.id}) was inserted: the chain runs past it")
+            if not linked:
+                return fail(
+                    row,
+                    f"row #{row.sequence} ({row.id}) was inserted or renumbered: it does not link to the row"
+                    " before it",
+                )
+            return fail(
+                row, f"row #{row.sequence} ({row.id}) was altered: its content no longer matches its hash"
+            )
+        report.checked += 1
+        report.last_sequence = row.sequence
+        report.head_hash = row.hash
+        expected_seq, expected_prev = row.sequence + 1, row.hash
+        if progress is not None:
+            progress(report.checked)
+    return report
