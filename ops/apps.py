@@ -1,6 +1,16 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class OpsConfig(AppConfig):
     name = "ops"
     verbose_name = "Operations"
+
+    def ready(self):
+        from .schedule import beat_schedule_install
+
+        def _install(sender, **kwargs):
+            # After django_celery_beat's own tables exist: post_migrate runs once all apps are migrated.
+            beat_schedule_install(using=kwargs.get("using", "default"))
+
+        post_migrate.connect(_install, sender=self, dispatch_uid="ops.beat_schedule_install", weak=False)

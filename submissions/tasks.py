@@ -48,6 +48,9 @@ def submission_process(self, submission_id: str):
 
 @shared_task(acks_late=True)
 def submission_requeue_stale() -> int:
+    from ops.locks import job_lock
+
     from .services import submission_requeue_stale as requeue
 
-    return requeue()
+    with job_lock("submission_requeue_stale") as held:
+        return requeue() if held else 0

@@ -1,0 +1,64 @@
+"""
+The periodic jobs of DESIGN.md, installed into django-celery-beat's tables on migrate. Installed once
+per name and then left alone: an operator's edit in the admin (another time, disabled) survives every
+later migrate. A task missing from here stays as the admin left it.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    task: str
+    description: str
+    crontab: dict | None = None  # minute, hour, day_of_week, day_of_month, month_of_year
+    every_minutes: int | None = None
+
+
+SCHEDULE = [
+    Job(
+        "apply retention policies",
+        "audit.tasks.apply_retention",
+        "Anonymises inactive users, deletes old uploads and submissions, purges old audit rows and trash.",
+        crontab={"minute": "30", "hour": "2"},
+    ),
+    Job(
+        "verify the audit chain",
+        "audit.tasks.verify_audit_chain",
+        "Recomputes the audit log's hash chain; logs an error naming the first tampered row.",
+        crontab={"minute": "0", "hour": "4"},
+    ),
+    Job(
+        "requeue stale form submissions",
+        "submissions.tasks.submission_requeue_stale",
+        "Queues again the submissions whose e-mail task was lost (a worker died, the broker was down).",
+        every_minutes=10,
+    ),
+]
+
+
+def beat_schedule_install(*, using: str = "default") -> list[str]:
+    """Creates the periodic tasks that do not exist yet; returns their names."""
+    from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
+
+    created = []
+    existing = set(PeriodicTask.objects.using(using).values_list("name", flat=True))
+    for job in SCHEDULE:
+        if job.name in existing:
+            continue
+        if job.crontab is not None:
+            crontab, _ = CrontabSchedule.objects.using(using).get_or_create(
+                timezone="UTC",
+                **{"minute": "*", "hour": "*", "day_of_week": "*", "day_of_month": "*", "month_of_year": "*"}
+                | job.crontab,
+            )
+            schedule = {"crontab": crontab}
+        else:
+            interval, _ = IntervalSchedule.objects.using(using).get_or_create(
+                every=job.every_minutes, period=IntervalSchedule.MINUTES
+            )
+            schedule = {"interval": interval}
+        PeriodicTask.objects.using(using).create(name=job.name, task=job.task, description=job.description, **schedule)
+        created.append(job.name)
+    return created

@@ -1,0 +1,79 @@
+"""Beat: the schedule installed on migrate and left to the admin afterwards, the heartbeat, the locks."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
+
+from config.celery_app import app
+from ops import beat
+from ops.locks import job_lock
+from ops.models import Heartbeat, JobLock
+from ops.schedule import SCHEDULE, beat_schedule_install
+
+pytestmark = pytest.mark.django_db
+
+
+def test_migrate_installed_the_schedule_of_the_design_with_tasks_that_exist():
+    installed = {t.name: t for t in PeriodicTask.objects.all()}
+    assert {job.name for job in SCHEDULE} <= set(installed)
+    app.loader.import_default_modules()
+    for job in SCHEDULE:
+        task = installed[job.name]
+        assert task.task in app.tasks, f"{task.task} is not a registered task"
+        assert task.enabled
+    retention = installed["apply retention policies"]
+    assert (retention.crontab.hour, retention.crontab.minute) == ("2", "30")
+
+
+def test_installing_again_keeps_an_operators_edits():
+    task = PeriodicTask.objects.get(name="verify the audit chain")
+    task.enabled = False
+    task.save()
+    PeriodicTask.objects.filter(name="apply retention policies").delete()
+    assert beat_schedule_install() == ["apply retention policies"]
+    assert PeriodicTask.objects.get(name="verify the audit chain").enabled is False
+
+
+def test_beat_writes_a_heartbeat_at_most_every_thirty_seconds(monkeypatch):
+    ticks = []
+    monkeypatch.setattr(beat.DatabaseScheduler, "tick", lambda self, *a, **k: ticks.append(1) or 5.0)
+    monkeypatch.setattr(beat.HeartbeatScheduler, "schedule", {"a": 1, "b": 2}, raising=False)
+    scheduler = beat.HeartbeatScheduler.__new__(beat.HeartbeatScheduler)  # no broker or app needed
+    assert beat.heartbeat_age() is None
+    assert scheduler.tick() == 5.0
+    first = Heartbeat.objects.get(name=beat.BEAT_HEARTBEAT)
+    assert first.details == {"schedules": 2}
+    scheduler.tick()
+    assert Heartbeat.objects.get(name=beat.BEAT_HEARTBEAT).beat_at == first.beat_at
+    scheduler._last_heartbeat = timezone.now() - timedelta(seconds=31)
+    scheduler.tick()
+    assert Heartbeat.objects.get(name=beat.BEAT_HEARTBEAT).beat_at > first.beat_at
+    assert len(ticks) == 3
+    assert beat.heartbeat_age() < timedelta(seconds=5)
+
+
+def test_a_job_lock_is_held_once_and_released():
+    with job_lock("job") as first:
+        assert first
+        with job_lock("job") as second:
+            assert not second
+        assert JobLock.objects.filter(name="job").count() == 1
+    assert not JobLock.objects.filter(name="job").exists()
+    with job_lock("job") as again:
+        assert again
+
+
+def test_a_job_lock_is_released_when_the_job_fails():
+    with pytest.raises(ZeroDivisionError), job_lock("job"):
+        1 / 0
+    assert not JobLock.objects.exists()
+
+
+def test_periodic_tasks_skip_while_their_lock_is_held():
+    from audit.tasks import verify_audit_chain
+
+    with job_lock("verify_audit_chain"):
+        assert verify_audit_chain.apply().get() == {"skipped": True}
+    assert verify_audit_chain.apply().get()["ok"] is True
