@@ -68,6 +68,12 @@ def _private_storage(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
+@pytest.fixture(autouse=True)
+def _erasure_journal(settings, tmp_path):
+    """Each test appends GDPR erasures to a journal of its own, never to the one in var/."""
+    settings.ERASURE_JOURNAL_PATH = tmp_path / "erasure-journal.jsonl"
+
+
 @pytest.fixture
 def api_client():
     from rest_framework.test import APIClient

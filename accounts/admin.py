@@ -1,9 +1,19 @@
+import json
+
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpResponse
+from django.template.response import TemplateResponse
 
-from .models import User
+from audit.gdpr import GdprRefused, user_erase, user_export
+from audit.models import ErasureReason
+from audit.selectors import user_erasure_preview
+
+from .models import Role, User
 from .services import user_admin_update, user_create
 
 
@@ -58,6 +68,7 @@ class UserAdmin(DjangoUserAdmin):
         )
     ]
     filter_horizontal = []
+    actions = ["export_personal_data", "erase_users"]
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -75,3 +86,62 @@ class UserAdmin(DjangoUserAdmin):
     def save_related(self, request, form, formsets, change):
         # Groups and permissions follow the role (accounts.services.user_role_apply); nothing to save.
         pass
+
+    # --- GDPR ---------------------------------------------------------------------------------------
+
+    def has_delete_permission(self, request, obj=None):
+        # A user goes only by erasure (the action below): a plain delete would leave their files in
+        # storage, their visitor submissions in the database and no ErasureRecord to replay.
+        return False
+
+    def has_gdpr_permission(self, request):
+        return request.user.is_active and request.user.role == Role.ADMIN
+
+    @admin.action(description="Export personal data (JSON)", permissions=["gdpr"])
+    def export_personal_data(self, request, queryset):
+        users = list(queryset[:2])
+        if len(users) != 1:
+            self.message_user(
+                request, "Select exactly one user: an export is one person's file.", messages.WARNING
+            )
+            return None
+        document = user_export(user=users[0], actor=request.user)
+        response = HttpResponse(
+            json.dumps(document, cls=DjangoJSONEncoder, indent=2, ensure_ascii=False),
+            content_type="application/json; charset=utf-8",
+        )
+        response["Content-Disposition"] = f'attachment; filename="personal-data-{users[0].pk}.json"'
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+    @admin.action(description="Erase selected users (GDPR)", permissions=["gdpr"])
+    def erase_users(self, request, queryset):
+        users = list(queryset)
+        if request.POST.get("post") != "yes":
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Erase users and their personal data?",
+                "opts": self.model._meta,
+                "rows": user_erasure_preview(users=users),
+                "queryset": users,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                "media": self.media,
+            }
+            request.current_app = self.admin_site.name
+            return TemplateResponse(request, "admin/accounts/user/erase_selected_confirmation.html", context)
+        erased, refused = 0, []
+        for user in users:
+            if user.pk == request.user.pk:
+                refused.append(f"{user.email}: not your own account; another admin must erase it.")
+                continue
+            try:
+                user_erase(user=user, actor=request.user, reason=ErasureReason.ADMIN)
+            except GdprRefused as refusal:
+                refused.append(f"{user.email}: {refusal.messages[0]}")
+                continue
+            erased += 1
+        if erased:
+            self.message_user(request, f"Erased {erased} user(s) and their personal data.", messages.SUCCESS)
+        for message in refused:
+            self.message_user(request, f"Not erased: {message}", messages.ERROR)
+        return None

@@ -1,10 +1,11 @@
 from django.urls import path
 
-from .views import LoginApi, LogoutApi, MeApi, RegisterApi
+from .views import LoginApi, LogoutApi, MeApi, MeExportApi, RegisterApi
 
 urlpatterns = [
     path("auth/register/", RegisterApi.as_view(), name="auth-register"),
     path("auth/login/", LoginApi.as_view(), name="auth-login"),
     path("auth/logout/", LogoutApi.as_view(), name="auth-logout"),
     path("me/", MeApi.as_view(), name="me-detail"),
+    path("me/export/", MeExportApi.as_view(), name="me-export"),
 ]

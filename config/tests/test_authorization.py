@@ -97,6 +97,12 @@ MATRIX = {
     ("GET", "/api/v1/uploads/{upload_id}/analysis/"): (None, _owner_only(200)),
     ("DELETE", "/api/v1/uploads/{upload_id}/"): (None, _owner_only(204)),
     ("PATCH", "/api/v1/me/"): (lambda ctx: {"name": "Renamed"}, _signed_in(200)),
+    ("GET", "/api/v1/me/export/"): (None, _signed_in(200)),
+    # Each caller erases their own account; the world's one admin is the last active admin: refused.
+    ("DELETE", "/api/v1/me/"): (
+        lambda ctx: {"password": "correct-horse-battery"},
+        {**_signed_in(204), "admin": 409},
+    ),
 }
 
 
