@@ -44,4 +44,9 @@ def test_unreachable_redis_fails_open_quickly():
 def test_celery_reads_django_settings():
     assert app.conf.task_acks_late is True
     assert app.conf.task_always_eager is True  # the test settings run tasks in-process
-    assert app.conf.beat_scheduler == "django_celery_beat.schedulers:DatabaseScheduler"
+    assert app.conf.beat_scheduler == "ops.beat:HeartbeatScheduler"
+    from django_celery_beat.schedulers import DatabaseScheduler
+
+    from ops.beat import HeartbeatScheduler
+
+    assert issubclass(HeartbeatScheduler, DatabaseScheduler)

@@ -1,0 +1,348 @@
+"""
+Retention: one registry of policies, each a period from settings.RETENTION (overridable by env) and
+what happens to the rows older than it. `retention_apply` runs them in batches, each batch in its own
+transaction, under a lock so that two runs never overlap, and records every run in the audit log.
+
+A run that stops part-way (a crash, a deploy) leaves whole batches done and nothing half-written; the
+next run picks up the rest, since every policy selects by age and state, never by a cursor it keeps.
+Users on legal hold are skipped, and so is everything that is theirs.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.apps import apps
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from common.crypto import email_blind_index
+
+from . import chain
+from .services import audit_record
+
+LOCK_NAME = "apply_retention"
+
+
+@dataclass
+class Policy:
+    name: str
+    description: str
+    action: str  # what happens to a matching row, for the report
+    batch_size: int
+
+
+@dataclass
+class PolicyResult:
+    name: str
+    description: str
+    action: str
+    period: timedelta
+    cutoff: datetime
+    matched: int = 0
+    done: int = 0
+    held: int = 0
+    batches: int = 0
+
+
+@dataclass
+class RetentionRun:
+    dry_run: bool
+    locked_out: bool = False
+    results: list[PolicyResult] = field(default_factory=list)
+
+
+POLICIES = {
+    "users_inactive": Policy(
+        "users_inactive", "users who have not logged in for the period", "anonymised", batch_size=200
+    ),
+    "uploads": Policy("uploads", "uploaded files older than the period", "deleted with their files", 200),
+    "submissions": Policy("submissions", "form submissions older than the period", "deleted", 1000),
+    "audit": Policy("audit", "audit log rows older than the period", "purged", 10_000),
+    "soft_deleted": Policy("soft_deleted", "content in the trash for longer than the period", "purged", 500),
+}
+
+
+def retention_periods() -> dict[str, timedelta]:
+    unknown = set(settings.RETENTION) - set(POLICIES)
+    if unknown:
+        raise ValueError(f"settings.RETENTION names unknown policies: {', '.join(sorted(unknown))}")
+    return {name: settings.RETENTION[name] for name in POLICIES}
+
+
+# --- what each policy matches ---------------------------------------------------------------------
+
+
+def _held_users() -> QuerySet:
+    from accounts.models import User
+
+    return User.objects.filter(legal_hold=True)
+
+
+def _held_email_hashes() -> list[str]:
+    return [email_blind_index(email) for email in _held_users().values_list("email", flat=True)]
+
+
+def _users_expired(cutoff):
+    from accounts.models import Role, User
+
+    never_logged_in = Q(last_login__isnull=True, created_at__lt=cutoff)
+    # An active admin is never anonymised by a timer: the organisation could lose its last way in.
+    return (
+        User.objects.filter(Q(last_login__lt=cutoff) | never_logged_in, anonymized_at__isnull=True)
+        .exclude(role=Role.ADMIN, is_active=True)
+        .order_by("pk")
+    )
+
+
+def _uploads_expired(cutoff):
+    from uploads.models import FileUpload
+
+    return FileUpload.objects.filter(created_at__lt=cutoff).order_by("pk")
+
+
+def _submissions_expired(cutoff):
+    from submissions.models import FormSubmission
+
+    return FormSubmission.objects.filter(created_at__lt=cutoff).order_by("pk")
+
+
+def _submissions_held(qs):
+    return qs.filter(Q(user__legal_hold=True) | Q(email_hash__in=_held_email_hashes()))
+
+
+def _soft_deleted_models():
+    from common.models import SoftDeleteModel
+
+    return [m for m in apps.get_models() if issubclass(m, SoftDeleteModel)]
+
+
+# --- the policies ---------------------------------------------------------------------------------
+
+
+def _run_users(result, *, dry_run, batch_size, on_batch):
+    expired = _users_expired(result.cutoff)
+    result.held = expired.filter(legal_hold=True).count()
+    todo = expired.filter(legal_hold=False)
+    result.matched = result.held + todo.count()
+    if dry_run:
+        return
+    from audit.gdpr import user_anonymize
+
+    seen = set()
+    while True:
+        with transaction.atomic():
+            batch = list(todo.select_for_update(skip_locked=True)[:batch_size])
+            if not batch:
+                return
+            if seen.intersection(u.pk for u in batch):
+                raise RuntimeError("users_inactive: an anonymised user still matches the policy")
+            seen.update(u.pk for u in batch)
+            for user in batch:
+                user_anonymize(user=user, actor=None, reason="retention")
+        _batch_done(result, len(batch), on_batch)
+
+
+def _run_uploads(result, *, dry_run, batch_size, on_batch):
+    from uploads.services import upload_delete
+
+    expired = _uploads_expired(result.cutoff)
+    result.held = expired.filter(user__legal_hold=True).count()
+    todo = expired.filter(user__legal_hold=False).select_related("analysis")
+    result.matched = result.held + todo.count()
+    if dry_run:
+        return
+    while True:
+        with transaction.atomic():
+            batch = list(todo[:batch_size])
+            if not batch:
+                return
+            for upload in batch:
+                upload_delete(upload=upload, actor=None)
+        _batch_done(result, len(batch), on_batch)
+
+
+def _run_submissions(result, *, dry_run, batch_size, on_batch):
+    from submissions.models import FormSubmission
+
+    expired = _submissions_expired(result.cutoff)
+    held = _submissions_held(expired)
+    result.held = held.count()
+    todo = expired.exclude(pk__in=held.values("pk"))
+    result.matched = result.held + todo.count()
+    if dry_run:
+        return
+    while True:
+        with transaction.atomic():
+            ids = list(todo.values_list("pk", flat=True)[:batch_size])
+            if not ids:
+                return
+            FormSubmission.objects.filter(pk__in=ids).delete()
+        _batch_done(result, len(ids), on_batch)
+
+
+def _audit_purge_boundary(cutoff) -> int:
+    """
+    The last sequence number the purge may remove. The chain can only lose a prefix (the anchor
+    vouches for what came before the first row left), so it stops before the first row that is not
+    yet due, and before the first expired row about a user on legal hold.
+    """
+    from .models import AuditLog
+
+    rows = AuditLog.objects.all()
+    first_kept = rows.filter(created_at__gte=cutoff).order_by("sequence").values_list("sequence", flat=True)
+    boundary = first_kept.first()
+    held_ids = [str(pk) for pk in _held_users().values_list("pk", flat=True)]
+    if held_ids:
+        held_rows = rows.filter(created_at__lt=cutoff).filter(
+            Q(actor_id__in=held_ids) | Q(entity_type="accounts.user", entity_id__in=held_ids)
+        )
+        first_held = held_rows.order_by("sequence").values_list("sequence", flat=True).first()
+        if first_held is not None and (boundary is None or first_held < boundary):
+            boundary = first_held
+    if boundary is None:
+        last = rows.order_by("-sequence").values_list("sequence", flat=True).first()
+        return last or 0
+    return boundary - 1
+
+
+def _run_audit(result, *, dry_run, batch_size, on_batch):
+    from .models import AuditLog
+
+    boundary = _audit_purge_boundary(result.cutoff)
+    expired = AuditLog.objects.filter(created_at__lt=result.cutoff)
+    todo = AuditLog.objects.filter(sequence__lte=boundary)
+    result.matched = expired.count()
+    result.held = result.matched - todo.count()
+    if dry_run:
+        return
+    while True:
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                # The one path the append-only trigger lets delete, for this transaction only, and
+                # only rows older than the cut-off (audit/chain.py).
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT set_config('audit.purge_before', %s, true)", [result.cutoff.isoformat()]
+                    )
+            # The batch ends at the batch_size-th row still due, or at the last one.
+            last = list(
+                todo.order_by("sequence").values_list("sequence", "hash")[batch_size - 1 : batch_size]
+            )
+            if not last:
+                last = list(todo.order_by("-sequence").values_list("sequence", "hash")[:1])
+            if not last:
+                return
+            through_sequence, through_hash = last[0]
+            # The anchor travels in the chain itself, and is written first: it takes the next number
+            # after the newest row even when the batch removes every other row (numbers are never
+            # reused), and verification then starts from it.
+            deleting = AuditLog.objects.filter(sequence__lte=through_sequence)
+            audit_record(
+                action=chain.PURGE_ACTION,
+                entity_type="audit.auditlog",
+                changes={
+                    "through_sequence": through_sequence,
+                    "through_hash": through_hash,
+                    "rows": deleting.count(),
+                    "cutoff": result.cutoff.isoformat(),
+                },
+            )
+            deleted, _ = deleting.delete()
+        _batch_done(result, deleted, on_batch)
+
+
+def _run_soft_deleted(result, *, dry_run, batch_size, on_batch):
+    from common.caching import content_version_bump
+
+    querysets = [
+        m.all_objects.filter(deleted_at__lt=result.cutoff).order_by("pk") for m in _soft_deleted_models()
+    ]
+    result.matched = sum(qs.count() for qs in querysets)
+    if dry_run:
+        return
+    for qs in querysets:
+        while True:
+            with transaction.atomic():
+                ids = list(qs.values_list("pk", flat=True)[:batch_size])
+                if not ids:
+                    break
+                qs.model.all_objects.filter(pk__in=ids).delete()
+                transaction.on_commit(content_version_bump)
+            _batch_done(result, len(ids), on_batch)
+
+
+_RUNNERS: dict[str, Callable] = {
+    "users_inactive": _run_users,
+    "uploads": _run_uploads,
+    "submissions": _run_submissions,
+    "audit": _run_audit,
+    "soft_deleted": _run_soft_deleted,
+}
+
+
+def _batch_done(result: PolicyResult, n: int, on_batch) -> None:
+    result.done += n
+    result.batches += 1
+    if on_batch is not None:
+        on_batch(result)
+
+
+def retention_apply(
+    *,
+    policies: list[str] | None = None,
+    dry_run: bool = False,
+    batch_size: int | None = None,
+    now: datetime | None = None,
+    on_batch: Callable[[PolicyResult], None] | None = None,
+) -> RetentionRun:
+    """
+    Applies the named policies (all by default). With another run holding the lock it does nothing and
+    says so (`locked_out`). A dry run counts what would be done and writes nothing, not even the audit
+    row: it is a question, not a run.
+    """
+    from ops.locks import job_lock
+
+    periods = retention_periods()
+    names = policies or list(POLICIES)
+    unknown = [n for n in names if n not in POLICIES]
+    if unknown:
+        raise ValueError(f"unknown retention policy: {', '.join(unknown)} (known: {', '.join(POLICIES)})")
+    if batch_size is not None and batch_size < 1:
+        raise ValueError("batch size must be at least 1")
+    now = now or timezone.now()
+    run = RetentionRun(dry_run=dry_run)
+    with job_lock(LOCK_NAME) as held:
+        if not held:
+            run.locked_out = True
+            return run
+        for name in names:
+            policy = POLICIES[name]
+            result = PolicyResult(
+                name=name,
+                description=policy.description,
+                action=policy.action,
+                period=periods[name],
+                cutoff=now - periods[name],
+            )
+            run.results.append(result)
+            _RUNNERS[name](
+                result, dry_run=dry_run, batch_size=batch_size or policy.batch_size, on_batch=on_batch
+            )
+        if not dry_run:
+            audit_record(
+                action="retention.run",
+                entity_type="audit.retention",
+                changes={
+                    r.name: {
+                        "matched": r.matched,
+                        "done": r.done,
+                        "held": r.held,
+                        "cutoff": r.cutoff.isoformat(),
+                    }
+                    for r in run.results
+                },
+            )
+    return run
