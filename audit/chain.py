@@ -240,7 +240,8 @@ def verify(*, chunk_size: int = 2000, progress=None) -> ChainReport:
                     " before it",
                 )
             return fail(
-                row, f"row #{row.sequence} ({row.id}) was altered or forged: its content does not match its hash"
+                row,
+                f"row #{row.sequence} ({row.id}) was altered or forged: its content does not match its hash",
             )
         report.checked += 1
         report.last_sequence = row.sequence

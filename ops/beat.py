@@ -21,7 +21,9 @@ HEARTBEAT_EVERY = timedelta(seconds=30)
 def heartbeat_record(name: str = BEAT_HEARTBEAT, *, details: dict | None = None) -> None:
     from .models import Heartbeat
 
-    Heartbeat.objects.update_or_create(name=name, defaults={"beat_at": timezone.now(), "details": details or {}})
+    Heartbeat.objects.update_or_create(
+        name=name, defaults={"beat_at": timezone.now(), "details": details or {}}
+    )
 
 
 def heartbeat_age(name: str = BEAT_HEARTBEAT) -> timedelta | None:

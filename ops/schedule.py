@@ -59,6 +59,8 @@ def beat_schedule_install(*, using: str = "default") -> list[str]:
                 every=job.every_minutes, period=IntervalSchedule.MINUTES
             )
             schedule = {"interval": interval}
-        PeriodicTask.objects.using(using).create(name=job.name, task=job.task, description=job.description, **schedule)
+        PeriodicTask.objects.using(using).create(
+            name=job.name, task=job.task, description=job.description, **schedule
+        )
         created.append(job.name)
     return created

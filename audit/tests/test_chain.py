@@ -205,7 +205,11 @@ def test_the_trigger_refuses_update_delete_and_truncate():
     ):
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
             attempt()
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
         cursor.execute("SET LOCAL audit.allow_truncate = off")
         cursor.execute("TRUNCATE audit_auditlog")
     assert AuditLog.objects.filter(action__startswith="test.event").count() == 2

@@ -181,7 +181,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=30 * 60)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=25 * 60)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# DatabaseScheduler (schedule editable in the admin) plus a heartbeat readiness reads: ops/beat.py.
+CELERY_BEAT_SCHEDULER = "ops.beat:HeartbeatScheduler"
 CELERY_TIMEZONE = "UTC"
 
 # --- Files ------------------------------------------------------------------------------------------
@@ -219,10 +220,16 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# Field encryption (django_cryptography reads CRYPTOGRAPHY_KEY; it would fall back to SECRET_KEY, which
-# would tie every encrypted row to the signing key, so it is always set explicitly).
+# Field encryption. The encrypted fields use common.encryption's keyring, which reads FIELD_ENCRYPTION_KEY
+# (and signs with it, not with SECRET_KEY). CRYPTOGRAPHY_KEY is still set because django_cryptography
+# derives its own default key at import, falling back to SECRET_KEY otherwise.
 FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
 CRYPTOGRAPHY_KEY = FIELD_ENCRYPTION_KEY or None
+# Keys used before FIELD_ENCRYPTION_KEY: still read, never written. Kept until `rotate_encryption_key`
+# has rewritten every row under the current key (docs/compliance.md).
+FIELD_ENCRYPTION_OLD_KEYS = env.list("FIELD_ENCRYPTION_OLD_KEYS", default=[])
+# Earlier SECRET_KEYs: sessions, signed cookies and password-reset links made with them still verify.
+SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
 # The blind index (keyed HMAC of normalised e-mails) has its own key so either can rotate alone.
 BLIND_INDEX_KEY = env.str("BLIND_INDEX_KEY", default="")
 # Keys the HMAC of the audit log's hash chain: without it, someone who can write to the database still
@@ -303,6 +310,10 @@ RETENTION = {
     "audit": timedelta(days=env.int("RETENTION_AUDIT_DAYS", default=7 * 365)),
     "soft_deleted": timedelta(days=env.int("RETENTION_SOFT_DELETED_DAYS", default=90)),
 }
+# One JSON line per GDPR erasure (ids and hashes only), outside the database: a restore from a backup
+# taken before an erasure loses its ErasureRecord, and `replay_erasures` reads this file to redo it.
+# Keep it on storage that is not restored with the database, and back it up separately.
+ERASURE_JOURNAL_PATH = Path(env.str("ERASURE_JOURNAL_PATH", default=str(VAR_DIR / "erasure-journal.jsonl")))
 
 LOGGING = {
     "version": 1,
