@@ -15,6 +15,7 @@ the sequence and hash of the last row it removed; verification starts from that 
 import hashlib
 import hmac
 import json
+from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -198,15 +199,15 @@ def verify(*, chunk_size: int = 2000, progress=None) -> ChainReport:
     expected_seq = None
     expected_prev = None
     after = None
-    pending = []
+    pending = deque()
     while True:
         if not pending:
             query = base if after is None else base.filter(sequence__gt=after)
-            pending = list(query[:chunk_size])
+            pending = deque(query[:chunk_size])
             if not pending:
                 break
             after = pending[-1].sequence
-        row = pending.pop(0)
+        row = pending.popleft()
         if expected_seq is None:
             report.first_sequence = row.sequence
             if row.sequence == 1:

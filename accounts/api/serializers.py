@@ -82,14 +82,21 @@ class CountryCodeField(serializers.ChoiceField):
 # --- Input ------------------------------------------------------------------------------------------
 
 
-class RegisterInputSerializer(StrictInputSerializer):
-    email = serializers.EmailField(max_length=254)
-    password = serializers.CharField(
+def password_field(**kwargs) -> serializers.CharField:
+    # Taken as typed (spaces count), never echoed back, capped before any hasher sees it.
+    return serializers.CharField(
         max_length=PASSWORD_MAX_LENGTH,
         trim_whitespace=False,
         write_only=True,
         style={"input_type": "password"},
-        help_text="Checked against the password rules (length, common passwords, similarity).",
+        **kwargs,
+    )
+
+
+class RegisterInputSerializer(StrictInputSerializer):
+    email = serializers.EmailField(max_length=254)
+    password = password_field(
+        help_text="Checked against the password rules (length, common passwords, similarity)."
     )
     name = serializers.CharField(max_length=150)
     company = serializers.CharField(max_length=200, required=False, allow_blank=True)
@@ -101,12 +108,7 @@ class RegisterInputSerializer(StrictInputSerializer):
 
 class LoginInputSerializer(StrictInputSerializer):
     email = serializers.EmailField(max_length=254)
-    password = serializers.CharField(
-        max_length=PASSWORD_MAX_LENGTH,
-        trim_whitespace=False,
-        write_only=True,
-        style={"input_type": "password"},
-    )
+    password = password_field()
 
 
 class PreferencesInputSerializer(StrictInputSerializer):
@@ -166,13 +168,7 @@ class AuthTokenOutputSerializer(serializers.Serializer):
 
 
 class UserEraseInputSerializer(StrictInputSerializer):
-    password = serializers.CharField(
-        max_length=PASSWORD_MAX_LENGTH,
-        trim_whitespace=False,
-        write_only=True,
-        style={"input_type": "password"},
-        help_text="Your current password: the erasure cannot be undone.",
-    )
+    password = password_field(help_text="Your current password: the erasure cannot be undone.")
 
 
 # The export document (audit.selectors.user_export_document) as the schema publishes it: the view

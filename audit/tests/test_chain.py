@@ -10,6 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, connections, transaction
+from django.db.models import F
 
 from audit import chain
 from audit.models import AuditLog
@@ -130,7 +131,7 @@ def test_a_row_slipped_into_the_middle_is_named():
     rows = _write(5)
     with _bypassing_the_trigger():
         # Make room at #3 the only way a unique sequence allows: renumber everything after it.
-        AuditLog.objects.filter(sequence__gte=3).update(sequence=chain_offset(1_000_000))
+        AuditLog.objects.filter(sequence__gte=3).update(sequence=F("sequence") + 1_000_000)
         for row in AuditLog.objects.filter(sequence__gte=1_000_000).order_by("-sequence"):
             AuditLog.objects.filter(pk=row.pk).update(sequence=row.sequence - 1_000_000 + 1)
         forged = AuditLog(
@@ -146,12 +147,6 @@ def test_a_row_slipped_into_the_middle_is_named():
         AuditLog.objects.bulk_create([forged])
     report = _problem()
     assert report.row_sequence == 3 and report.row_id == str(forged.id) and "inserted" in report.problem
-
-
-def chain_offset(offset):
-    from django.db.models import F
-
-    return F("sequence") + offset
 
 
 def test_a_forged_row_appended_at_the_end_is_named():
