@@ -4,6 +4,7 @@ per name and then left alone: an operator's edit in the admin (another time, dis
 later migrate. A task missing from here stays as the admin left it.
 """
 
+import json
 from dataclasses import dataclass
 
 
@@ -14,6 +15,7 @@ class Job:
     description: str
     crontab: dict | None = None  # minute, hour, day_of_week, day_of_month, month_of_year
     every_minutes: int | None = None
+    kwargs: dict | None = None
 
 
 SCHEDULE = [
@@ -34,6 +36,33 @@ SCHEDULE = [
         "submissions.tasks.submission_requeue_stale",
         "Queues again the submissions whose e-mail task was lost (a worker died, the broker was down).",
         every_minutes=10,
+    ),
+    Job(
+        "hourly database backup",
+        "ops.tasks.backup_database",
+        "pg_dump into STORAGES['backups'], kept BACKUP_KEEP_HOURLY_DAYS (7) days.",
+        crontab={"minute": "15"},
+        kwargs={"tier": "hourly"},
+    ),
+    Job(
+        "daily database backup, verified",
+        "ops.tasks.backup_database",
+        "The daily backup, kept BACKUP_KEEP_DAILY_DAYS (30) days, then restored into a scratch database "
+        "and compared table by table with its manifest.",
+        crontab={"minute": "45", "hour": "1"},
+        kwargs={"tier": "daily", "verify": True},
+    ),
+    Job(
+        "prune old backups",
+        "ops.tasks.prune_backups",
+        "Deletes expired hourly and daily backups; keeps manual ones and the newest verified backup.",
+        crontab={"minute": "35", "hour": "3"},
+    ),
+    Job(
+        "verify a random recent backup",
+        "ops.tasks.verify_random_backup",
+        "Weekly: restores a random backup of the last 7 days into a scratch database and checks it.",
+        crontab={"minute": "0", "hour": "5", "day_of_week": "0"},
     ),
 ]
 
@@ -60,7 +89,11 @@ def beat_schedule_install(*, using: str = "default") -> list[str]:
             )
             schedule = {"interval": interval}
         PeriodicTask.objects.using(using).create(
-            name=job.name, task=job.task, description=job.description, **schedule
+            name=job.name,
+            task=job.task,
+            description=job.description,
+            kwargs=json.dumps(job.kwargs or {}),
+            **schedule,
         )
         created.append(job.name)
     return created

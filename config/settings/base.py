@@ -205,6 +205,22 @@ STORAGES = {
     },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Backups go to S3 when a bucket is named (django-storages; credentials from AWS_ACCESS_KEY_ID and
+# AWS_SECRET_ACCESS_KEY or the instance's role). Private objects, encrypted at rest, never overwritten.
+BACKUP_S3_BUCKET = env.str("BACKUP_S3_BUCKET", default="")
+if BACKUP_S3_BUCKET:
+    STORAGES["backups"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": BACKUP_S3_BUCKET,
+            "location": env.str("BACKUP_S3_PREFIX", default="backups"),
+            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
+            "default_acl": "private",
+            "file_overwrite": False,
+            "object_parameters": {"ServerSideEncryption": "AES256"},
+        },
+    }
 
 # --- Security and secrets ---------------------------------------------------------------------------
 
@@ -363,3 +379,33 @@ UPLOAD_MAX_JSON_DEPTH = env.int("UPLOAD_MAX_JSON_DEPTH", default=64)
 CLAMAV_TIMEOUT = env.float("CLAMAV_TIMEOUT", default=30.0)
 # Seconds the processing task may run before it is stopped and the upload marked failed.
 UPLOAD_TASK_TIME_LIMIT = env.int("UPLOAD_TASK_TIME_LIMIT", default=15 * 60)
+
+# --- Operations -------------------------------------------------------------------------------------
+
+# Backups (ops/backups.py, docs/backups.md). With a key, backup files are encrypted (AES-256-GCM in
+# chunks); the key lives with the other secrets, and a backup is useless without it.
+BACKUP_ENCRYPTION_KEY = env.str("BACKUP_ENCRYPTION_KEY", default="")
+# Keys of older backups, after BACKUP_ENCRYPTION_KEY changed: read (chosen by fingerprint), never written.
+BACKUP_ENCRYPTION_OLD_KEYS = env.list("BACKUP_ENCRYPTION_OLD_KEYS", default=[])
+# How long each tier is kept by `prune_backups`. Manual backups are kept until an operator deletes them.
+BACKUP_KEEP = {
+    "hourly": timedelta(days=env.int("BACKUP_KEEP_HOURLY_DAYS", default=7)),
+    "daily": timedelta(days=env.int("BACKUP_KEEP_DAILY_DAYS", default=30)),
+}
+# Where dumps are written and read on their way to and from storage (a restore of an S3 backup needs
+# room for the file and its decrypted copy); empty: the system's temporary folder.
+BACKUP_TMP_DIR = env.str("BACKUP_TMP_DIR", default="")
+# The PostgreSQL client programs (pg_dump, pg_restore, psql); empty: found on PATH.
+PG_BIN_DIR = env.str("PG_BIN_DIR", default="")
+
+# Readiness (/readyz): each check runs with this budget, all at once, so the page answers in about it.
+READINESS_CHECK_TIMEOUT = env.float("READINESS_CHECK_TIMEOUT", default=1.5)
+# Beyond these ages the backup and beat checks warn; with READINESS_STRICT they fail (503), for a
+# monitoring probe rather than a load balancer's.
+READINESS_BACKUP_MAX_AGE = timedelta(hours=env.int("READINESS_BACKUP_MAX_AGE_HOURS", default=48))
+READINESS_BEAT_MAX_AGE = timedelta(seconds=env.int("READINESS_BEAT_MAX_AGE_SECONDS", default=300))
+READINESS_STRICT = env.bool("READINESS_STRICT", default=False)
+
+# Read replica (ops/routers.py): after a request writes, its user reads from the primary for this long,
+# so that they see their own write whatever the replication lag.
+REPLICA_PIN_SECONDS = env.int("REPLICA_PIN_SECONDS", default=5)

@@ -1,0 +1,443 @@
+"""
+Backups on the real engine of the run (SQLite, or PostgreSQL with pg_dump and pg_restore): the round
+trip with every table's checksum equal, a flipped byte caught wherever it is, encryption, pruning, the
+restore with its refusals, safety backup and erasure replay, and S3 through moto.
+
+The tests are transactional: pg_dump is another process and sees only committed rows.
+"""
+
+import json
+import random
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import storages
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.utils import timezone
+
+from accounts.models import User
+from audit.chain import verify as verify_chain
+from audit.gdpr import user_erase
+from audit.models import AuditLog
+from content.models import Industry, Service
+from ops import backups
+from ops.models import BackupRecord, BackupTier, VerifyStatus
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _run(*args, **options):
+    out = StringIO()
+    call_command(*args, stdout=out, stderr=out, **options)
+    return out.getvalue()
+
+
+def _table_counts() -> dict:
+    with connection.cursor() as cursor:
+        tables = connection.introspection.table_names(cursor)
+        counts = {}
+        for table in tables:
+            cursor.execute(f'SELECT count(*) FROM "{table}"')
+            counts[table] = cursor.fetchone()[0]
+    return counts
+
+
+def _rewrite_manifest(name, change):
+    storage = storages["backups"]
+    manifest = backups.manifest_load(name)
+    change(manifest)
+    storage.delete(backups.manifest_name(name))
+    storage.save(backups.manifest_name(name), ContentFile(json.dumps(manifest).encode()))
+    BackupRecord.objects.filter(name=name).update(manifest=manifest)
+
+
+def _flip(name, position):
+    path = storages["backups"].path(name)
+    with open(path, "r+b") as handle:
+        handle.seek(position)
+        byte = handle.read(1)
+        handle.seek(position)
+        handle.write(bytes([byte[0] ^ 0x01]))
+
+
+@pytest.fixture
+def content(db):
+    industry = Industry.objects.create(name="Agritech", slug="agritech")
+    Service.objects.create(name="Data annotation", slug="data-annotation", description="Labels")
+    User.objects.create_user(email="client@example.com", password="a-long-passphrase-1", name="Client")
+    return industry
+
+
+def test_round_trip_every_table_count_and_checksum_equal(content):
+    out = _run("backup_db", "--tier", "daily")
+    record = BackupRecord.objects.get()
+    assert record.tier == BackupTier.DAILY and record.engine == connection.vendor
+    assert f"name:     {record.name}" in out
+    manifest = backups.manifest_load(record.name)
+    assert manifest == record.manifest
+    assert manifest["sha256"] == record.sha256 and manifest["size"] == record.size > 0
+    assert manifest["app_version"] and manifest["created_at"]
+    assert "content.0001_initial" in manifest["migrations"]
+    # Every table of the database, with the count it had (the BackupRecord is written after the dump).
+    counts = _table_counts()
+    counts["ops_backuprecord"] -= 1
+    counts["audit_auditlog"] -= 1  # backup.created
+    assert {table: entry["rows"] for table, entry in manifest["tables"].items()} == counts
+    assert manifest["tables"]["content_service"]["rows"] == 1
+
+    out = _run("verify_backup", record.name)
+    assert "every count and checksum matches" in out
+    record.refresh_from_db()
+    assert record.verify_status == VerifyStatus.PASSED and record.verified_at is not None
+    assert record.verify_details["tables"] == len(counts) and record.verify_details["problems"] == []
+    assert AuditLog.objects.filter(action="backup.verified").count() == 1
+    if connection.vendor == "postgresql":  # the scratch database is gone
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_database WHERE datname LIKE 'indivillage_verify_%'")
+            assert cursor.fetchone()[0] == 0
+
+
+def test_a_flipped_byte_is_caught_wherever_it_is(content):
+    record = backups.backup_create(tier=BackupTier.MANUAL)
+    rng = random.Random(7)
+    positions = [0, 1, record.size // 2, record.size - 1] + rng.sample(range(record.size), 6)
+    for position in positions:
+        _flip(record.name, position)
+        result = backups.backup_verify(record.name)
+        assert not result.ok, position
+        assert "does not match its manifest" in result.problems[0]
+        record.refresh_from_db()
+        assert record.verify_status == VerifyStatus.FAILED
+        _flip(record.name, position)  # flip it back: the file verifies again
+    assert backups.backup_verify(record.name).ok
+
+
+def test_a_table_that_differs_from_the_manifest_is_named(content):
+    """Past the sha256, the restore itself is compared: a manifest that disagrees fails on the table."""
+    record = backups.backup_create(tier=BackupTier.MANUAL)
+
+    def bump(manifest):
+        manifest["tables"]["content_industry"]["rows"] += 1
+        manifest["tables"]["content_service"]["checksum"] = "12345"
+
+    _rewrite_manifest(record.name, bump)
+    with pytest.raises(CommandError, match="FAILED verification \\(2 problems\\)"):
+        _run("verify_backup", record.name)
+    record.refresh_from_db()
+    problems = record.verify_details["problems"]
+    assert problems == [
+        "content_industry: 1 rows, the manifest says 2",
+        "content_service: 1 rows as expected, but their checksum differs",
+    ]
+
+
+def test_a_corrupt_dump_with_a_matching_sha256_fails_the_restore(content):
+    """The restore step catches damage by itself: a dump whose manifest was updated to match it."""
+    record = backups.backup_create(tier=BackupTier.MANUAL)
+    path = storages["backups"].path(record.name)
+    with open(path, "r+b") as handle:
+        handle.truncate(record.size // 2)
+    digest, size = backups.backup_files.file_sha256(path)
+    _rewrite_manifest(record.name, lambda manifest: manifest.update(sha256=digest, size=size))
+    result = backups.backup_verify(record.name)
+    assert not result.ok
+    assert (
+        "pg_restore" in result.problems[0]
+        or "SQLite" in result.problems[0]
+        or "integrity" in result.problems[0]
+    )
+
+
+def test_encrypted_backup_round_trip_and_wrong_key(content, settings):
+    settings.BACKUP_ENCRYPTION_KEY = "backup-key-one"
+    record = backups.backup_create(tier=BackupTier.MANUAL)
+    assert record.encrypted and record.name.endswith(".enc")
+    raw = storages["backups"].open(record.name).read()
+    assert raw.startswith(b"IVBKENC1")
+    assert b"Data annotation" not in raw and b"CREATE TABLE" not in raw and b"SQLite format" not in raw
+    assert backups.backup_verify(record.name).ok
+
+    settings.BACKUP_ENCRYPTION_KEY = "another-key"
+    with pytest.raises(CommandError, match="nor BACKUP_ENCRYPTION_OLD_KEYS is the key this backup was made"):
+        _run("verify_backup", record.name)
+    settings.BACKUP_ENCRYPTION_OLD_KEYS = ["some-other-key", "backup-key-one"]  # after a key rotation
+    assert backups.backup_verify(record.name).ok
+    settings.BACKUP_ENCRYPTION_OLD_KEYS = []
+    settings.BACKUP_ENCRYPTION_KEY = ""
+    with pytest.raises(CommandError, match="set BACKUP_ENCRYPTION_KEY"):
+        _run("verify_backup", record.name)
+    record.refresh_from_db()
+    assert record.verify_status == VerifyStatus.PASSED  # a missing key says nothing about the backup
+
+
+def test_an_encrypted_file_cut_at_a_chunk_boundary_is_refused(content, settings, monkeypatch):
+    settings.BACKUP_ENCRYPTION_KEY = "backup-key-one"
+    monkeypatch.setattr(backups.backup_files, "CHUNK", 4096)
+    record = backups.backup_create(tier=BackupTier.MANUAL)
+    path = storages["backups"].path(record.name)
+    with open(path, "r+b") as handle:
+        handle.truncate(28 + 2 * (4 + 4096 + 16))  # header and the first two whole chunks
+    digest, size = backups.backup_files.file_sha256(path)
+    _rewrite_manifest(record.name, lambda manifest: manifest.update(sha256=digest, size=size))
+    result = backups.backup_verify(record.name)
+    assert not result.ok and "does not decrypt" in result.problems[0]
+
+
+@pytest.mark.postgres
+def test_the_manifest_and_the_dump_are_one_moment_under_concurrent_writes(content):
+    """Writers go on during pg_dump; the counts come from pg_dump's own snapshot, so they still match."""
+    import threading
+
+    from django.db import connections
+
+    stop = threading.Event()
+    written = []
+
+    def write():
+        try:
+            while not stop.is_set():
+                Industry.objects.create(name=f"Industry {len(written)}", slug=f"industry-{len(written)}")
+                written.append(1)
+        finally:
+            connections.close_all()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        while len(written) < 5:
+            pass
+        record = backups.backup_create(tier=BackupTier.MANUAL)
+    finally:
+        stop.set()
+        writer.join()
+    assert Industry.objects.count() > record.manifest["tables"]["content_industry"]["rows"] > 1
+    assert backups.backup_verify(record.name).ok
+
+
+def test_prune_keeps_each_tier_its_time_manual_and_the_newest_verified(content, settings):
+    settings.BACKUP_KEEP = {"hourly": timedelta(days=7), "daily": timedelta(days=30)}
+    now = timezone.now()
+    ages = {
+        "hourly-old": (BackupTier.HOURLY, 8),
+        "hourly-new": (BackupTier.HOURLY, 6),
+        "daily-old": (BackupTier.DAILY, 31),
+        "daily-new": (BackupTier.DAILY, 29),
+        "manual-old": (BackupTier.MANUAL, 400),
+        "verified-old": (BackupTier.HOURLY, 20),
+    }
+    names = {}
+    for label, (tier, days) in ages.items():
+        record = backups.backup_create(tier=tier, label=label)
+        BackupRecord.objects.filter(pk=record.pk).update(created_at=now - timedelta(days=days))
+        names[label] = record.name
+    BackupRecord.objects.filter(name=names["verified-old"]).update(verify_status=VerifyStatus.PASSED)
+
+    out = _run("prune_backups", "--dry-run")
+    assert "Would delete 2 backups." in out
+    assert BackupRecord.objects.count() == 6
+
+    out = _run("prune_backups")
+    assert "Deleted 2 backups." in out and f"never pruned: {names['verified-old']}" in out
+    left = set(BackupRecord.objects.values_list("name", flat=True))
+    assert left == {names[k] for k in ("hourly-new", "daily-new", "manual-old", "verified-old")}
+    storage = storages["backups"]
+    for gone in ("hourly-old", "daily-old"):
+        assert not storage.exists(names[gone]) and not storage.exists(backups.manifest_name(names[gone]))
+    assert storage.exists(names["manual-old"])
+    assert set(AuditLog.objects.get(action="backup.pruned").changes["deleted"]) == {
+        names["hourly-old"],
+        names["daily-old"],
+    }
+
+
+def test_records_are_rebuilt_from_storage(content):
+    first = backups.backup_create(tier=BackupTier.DAILY)
+    backups.backup_create(tier=BackupTier.MANUAL)
+    BackupRecord.objects.all().delete()
+    out = _run("backup_db", "--list")
+    assert "2 backups found in storage without a record" in out
+    rebuilt = BackupRecord.objects.get(name=first.name)
+    assert rebuilt.tier == BackupTier.DAILY and rebuilt.sha256 == first.sha256
+    assert abs((rebuilt.created_at - first.created_at).total_seconds()) < 1
+    assert backups.backup_verify(first.name).ok
+
+
+def test_verify_picks_latest_or_a_random_recent_unverified_one(content):
+    with pytest.raises(CommandError, match="no backup yet"):
+        _run("verify_backup", "--latest")
+    old = backups.backup_create(tier=BackupTier.DAILY)
+    BackupRecord.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=10))
+    with pytest.raises(CommandError, match="no backup from the last 7 days"):
+        _run("verify_backup", "--random")
+    checked = backups.backup_create(tier=BackupTier.HOURLY)
+    fresh = backups.backup_create(tier=BackupTier.HOURLY)
+    BackupRecord.objects.filter(pk=checked.pk).update(verify_status=VerifyStatus.PASSED)
+    for _ in range(5):
+        assert backups.backup_pick(pick_random=True) == fresh.name
+    assert backups.backup_pick(latest=True) == fresh.name
+    with pytest.raises(CommandError, match="no backup named 'nope'"):
+        _run("verify_backup", "nope")
+
+
+def test_restore_brings_the_data_back_after_a_safety_backup_and_replays_erasures(content):
+    erased = User.objects.create_user(email="leaver@example.com", password="a-long-passphrase-2")
+    backup = backups.backup_create(tier=BackupTier.MANUAL)
+    before = _table_counts()
+    # After the backup: content changes, and a user exercises the right to erasure.
+    Service.objects.all().delete()
+    Industry.objects.create(name="Later", slug="later")
+    user_erase(user=erased, actor=None, reason="self_service")
+    assert not User.objects.filter(pk=erased.pk).exists()
+
+    out = _run("restore_db", backup.name, "--yes")
+    assert "safety backup: indivillage-" in out and "Erasures replayed: 1 (1 users erased again)." in out
+    assert Service.objects.filter(slug="data-annotation").exists()
+    assert not Industry.objects.filter(slug="later").exists()
+    assert not User.objects.filter(pk=erased.pk).exists()  # the restore brought them back; replay erased them
+    after = _table_counts()
+    for table in ("content_service", "content_industry", "accounts_user"):
+        expected = before[table] - (1 if table == "accounts_user" else 0)
+        assert after[table] == expected, table
+
+    safety = BackupRecord.objects.get(name__contains="pre-restore")
+    assert safety.tier == BackupTier.MANUAL
+    assert storages["backups"].exists(safety.name)
+    restored = AuditLog.objects.get(action="backup.restored")
+    assert restored.changes["safety_backup"] == safety.name and restored.changes["erasures_replayed"] == 1
+    assert verify_chain().ok
+    # The safety backup undoes the restore.
+    _run("restore_db", safety.name, "--yes", "--no-safety-backup")
+    assert Industry.objects.filter(slug="later").exists()
+
+
+def test_restore_refuses_a_backup_from_newer_code_and_touches_nothing(content):
+    backup = backups.backup_create(tier=BackupTier.MANUAL)
+    _rewrite_manifest(
+        backup.name, lambda manifest: manifest["migrations"].append("content.9999_from_the_future")
+    )
+    Industry.objects.create(name="Kept", slug="kept")
+    with pytest.raises(
+        CommandError, match="migrations this code does not know \\(content.9999_from_the_future\\)"
+    ):
+        _run("restore_db", backup.name, "--yes")
+    assert Industry.objects.filter(slug="kept").exists()
+    assert BackupRecord.objects.count() == 1  # no safety backup either
+    assert not AuditLog.objects.filter(action="backup.restored").exists()
+
+
+def test_restore_asks_first_and_a_no_changes_nothing(content, monkeypatch):
+    backup = backups.backup_create(tier=BackupTier.MANUAL)
+    Industry.objects.create(name="Kept", slug="kept")
+    monkeypatch.setattr("builtins.input", lambda prompt: "no")
+    with pytest.raises(CommandError, match="Restore cancelled: nothing was changed"):
+        _run("restore_db", backup.name)
+    assert Industry.objects.filter(slug="kept").exists()
+    assert BackupRecord.objects.count() == 1
+
+
+def test_restore_refuses_a_corrupt_file_before_touching_the_database(content):
+    backup = backups.backup_create(tier=BackupTier.MANUAL)
+    _flip(backup.name, backup.size // 3)
+    Industry.objects.create(name="Kept", slug="kept")
+    with pytest.raises(CommandError, match="does not match its manifest"):
+        _run("restore_db", backup.name, "--yes")
+    assert Industry.objects.filter(slug="kept").exists()
+    assert BackupRecord.objects.count() == 1
+
+
+@pytest.mark.postgres
+def test_a_failing_restore_rolls_back_and_leaves_the_database_as_it_was(content, monkeypatch, tmp_path):
+    """One transaction: SQL that fails after the schema was dropped leaves every table in place."""
+    backup = backups.backup_create(tier=BackupTier.MANUAL)
+    Industry.objects.create(name="Kept", slug="kept")
+    script = tmp_path / "pg_restore"  # stands in for pg_restore: half a restore, then an error
+    script.write_text("#!/bin/sh\necho 'CREATE TABLE half_done (id int);'\necho 'SELECT 1/0;'\n")
+    script.chmod(0o755)
+    real = backups._pg_program
+    monkeypatch.setattr(
+        backups, "_pg_program", lambda name: str(script) if name == "pg_restore" else real(name)
+    )
+    with pytest.raises(CommandError, match="rolled back, the database is unchanged: .*division by zero"):
+        _run("restore_db", backup.name, "--yes", "--no-safety-backup")
+    assert Industry.objects.filter(slug="kept").exists()
+    assert "half_done" not in connection.introspection.table_names()
+    assert not AuditLog.objects.filter(action="backup.restored").exists()
+
+
+def test_backups_go_through_the_storage_api_to_s3(content, settings):
+    """S3 cannot run here: moto stands in for it, behind django-storages' real S3Storage."""
+    boto3 = pytest.importorskip("boto3")
+    from moto import mock_aws
+
+    with mock_aws():
+        boto3.client("s3", region_name="eu-west-1").create_bucket(
+            Bucket="indivillage-backups", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+        )
+        settings.STORAGES = {
+            **settings.STORAGES,
+            "backups": {
+                "BACKEND": "storages.backends.s3.S3Storage",
+                "OPTIONS": {
+                    "bucket_name": "indivillage-backups",
+                    "location": "backups",
+                    "region_name": "eu-west-1",
+                    "file_overwrite": False,
+                },
+            },
+        }
+        settings.BACKUP_ENCRYPTION_KEY = "s3-key"
+        record = backups.backup_create(tier=BackupTier.DAILY)
+        listed = boto3.client("s3", region_name="eu-west-1").list_objects_v2(Bucket="indivillage-backups")
+        keys = sorted(item["Key"] for item in listed["Contents"])
+        assert keys == [f"backups/{record.name}", f"backups/{record.name}.manifest.json"]
+        assert backups.backup_verify(record.name).ok
+        BackupRecord.objects.all().delete()
+        assert [r.name for r in backups.backup_records_sync()] == [record.name]
+
+
+def test_beat_runs_the_tiers_prune_and_a_weekly_random_verification(content):
+    from django_celery_beat.models import PeriodicTask
+
+    from ops import tasks
+
+    tasks_by_name = {task.name: task for task in PeriodicTask.objects.filter(task__startswith="ops.tasks.")}
+    assert json.loads(tasks_by_name["hourly database backup"].kwargs) == {"tier": "hourly"}
+    daily = tasks_by_name["daily database backup, verified"]
+    assert json.loads(daily.kwargs) == {"tier": "daily", "verify": True}
+    weekly = tasks_by_name["verify a random recent backup"].crontab
+    assert weekly.day_of_week == "0"
+    assert tasks_by_name["prune old backups"].crontab.hour == "3"
+
+    outcome = tasks.backup_database.delay(**json.loads(daily.kwargs)).get()
+    assert outcome["verified"] is True
+    record = BackupRecord.objects.get(name=outcome["name"])
+    assert record.tier == BackupTier.DAILY and record.verify_status == VerifyStatus.PASSED
+    assert tasks.verify_random_backup.delay().get()["ok"] is True
+    assert tasks.prune_backups.delay().get() == {"deleted": 0, "kept_newest_verified": record.name}
+
+    from ops.locks import job_lock
+
+    with job_lock(tasks.BACKUP_LOCK):
+        assert tasks.backup_database.delay(tier="hourly").get() == {"skipped": True}
+    assert BackupRecord.objects.count() == 1
+
+
+def test_restoring_a_backup_from_older_code_migrates_it_forward(content):
+    latest = "content.0003_service_icon_message"
+    call_command("migrate", "content", "0002", verbosity=0)
+    older = backups.backup_create(tier=BackupTier.MANUAL)
+    assert latest not in older.manifest["migrations"]
+    call_command("migrate", "content", verbosity=0)
+
+    out = _run("restore_db", older.name, "--yes", "--no-safety-backup")
+    assert "Then:     1 newer migrations will be applied" in out
+    assert "Migrating forward: 1 migrations are newer than the backup" in out
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM django_migrations WHERE app = 'content' AND name = %s", [latest[8:]]
+        )
+        assert cursor.fetchone()[0] == 1
+    assert AuditLog.objects.get(action="backup.restored").changes["migrated"] == 1
