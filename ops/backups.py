@@ -126,24 +126,53 @@ def _pg_connect(params: dict, **kwargs):
     return psycopg.connect(**params, **kwargs)
 
 
-def _pg_table_stats(cursor) -> dict:
+# How a row is hashed for its table's checksum. hash_record_extended (PostgreSQL 14+) hashes each column
+# with its type's own hash function, about three times faster than hashing the row's text form; a table
+# with a column type that has no hash function (json, point) falls back to the text form. The manifest
+# records the method of each table, so that verification hashes the restored rows the same way.
+_PG_ROW_HASHES = {
+    "record": "hash_record_extended(t, 0)",
+    "text": "hashtextextended(t::text, 0)",
+}
+
+
+def _pg_table_stats(cursor, methods: dict | None = None) -> dict:
     """
     Every table's row count and checksum, in the cursor's transaction. The checksum is the sum of a
-    64-bit hash of each row's text form: independent of row order, so a restore that loaded the rows in
-    another physical order still matches. The session is pinned to UTC and exact float output, so that
-    the text form does not depend on the server's defaults.
+    64-bit hash of each row: independent of row order, so a restore that loaded the rows in another
+    physical order still matches. The session is pinned to UTC and exact float output, so that the text
+    form, where it is used, does not depend on the server's defaults. `methods` (table -> method) makes
+    verification use the manifest's methods.
     """
+    import psycopg
+
     cursor.execute("SET LOCAL TIME ZONE 'UTC'")
     cursor.execute("SET LOCAL extra_float_digits = 3")
+    cursor.execute("SELECT current_setting('server_version_num')::int >= 140000")
+    default = "record" if cursor.fetchone()[0] else "text"
     cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename")
     tables = [row[0] for row in cursor.fetchall()]
     stats = {}
     for table in tables:
         quoted = '"' + table.replace('"', '""') + '"'
+        method = (methods or {}).get(table, default)
         # Table names come from the catalogue, quoted: nothing here is user input.
-        cursor.execute(f"SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)), 0) FROM {quoted} AS t")  # noqa: S608
-        rows, checksum = cursor.fetchone()
-        stats[table] = {"rows": int(rows), "checksum": str(checksum)}
+        query = f"SELECT count(*), coalesce(sum({_PG_ROW_HASHES[method]}), 0) FROM {quoted} AS t"  # noqa: S608
+        if method == "record" and not methods:
+            cursor.execute("SAVEPOINT row_hash")
+            try:
+                cursor.execute(query)
+                rows, checksum = cursor.fetchone()
+                cursor.execute("RELEASE SAVEPOINT row_hash")
+            except psycopg.errors.UndefinedFunction:  # a column type without a hash function
+                cursor.execute("ROLLBACK TO SAVEPOINT row_hash")
+                method = "text"
+                cursor.execute(query.replace(_PG_ROW_HASHES["record"], _PG_ROW_HASHES["text"]))
+                rows, checksum = cursor.fetchone()
+        else:
+            cursor.execute(query)
+            rows, checksum = cursor.fetchone()
+        stats[table] = {"rows": int(rows), "checksum": str(checksum), "hash": method}
     return stats
 
 
@@ -516,7 +545,7 @@ class VerifyResult:
     scratch: str = ""
 
 
-def _scratch_restore_pg(alias: str, dump: Path) -> tuple[str, dict]:
+def _scratch_restore_pg(alias: str, dump: Path, methods: dict) -> tuple[str, dict]:
     """Restores into a new scratch database, reads its tables, drops it whatever happens."""
     scratch = f"indivillage_verify_{secrets.token_hex(4)}"
     admin = _pg_params(alias, dbname="postgres")
@@ -539,7 +568,7 @@ def _scratch_restore_pg(alias: str, dump: Path) -> tuple[str, dict]:
             what="pg_restore into the scratch database",
         )
         with _pg_connect(target) as conn, conn.cursor() as cursor:
-            stats = _pg_table_stats(cursor)
+            stats = _pg_table_stats(cursor, methods)
             conn.rollback()
     finally:
         with _pg_connect(admin, autocommit=True) as conn:
@@ -581,7 +610,8 @@ def backup_verify(name: str, *, alias: str = "default", actor=None) -> VerifyRes
         with _tmpdir() as folder:
             dump = _fetch_checked(name, manifest, Path(folder))
             if vendor == "postgresql":
-                result.scratch, found = _scratch_restore_pg(alias, dump)
+                methods = {table: entry.get("hash", "text") for table, entry in manifest["tables"].items()}
+                result.scratch, found = _scratch_restore_pg(alias, dump, methods)
             else:
                 result.scratch, found = _scratch_check_sqlite(dump, Path(folder))
         result.problems = _compare(manifest["tables"], found)

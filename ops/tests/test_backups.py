@@ -441,3 +441,20 @@ def test_restoring_a_backup_from_older_code_migrates_it_forward(content):
         )
         assert cursor.fetchone()[0] == 1
     assert AuditLog.objects.get(action="backup.restored").changes["migrated"] == 1
+
+
+@pytest.mark.postgres
+def test_a_table_with_unhashable_column_types_is_checksummed_by_its_text(content):
+    """json and point have no hash function: that table falls back to hashing the row's text form."""
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE backup_probe (id int, doc json, spot point)")
+        cursor.execute("""INSERT INTO backup_probe VALUES (1, '{"a": 1}', '(1,2)'), (2, '[]', '(3,4)')""")
+    try:
+        record = backups.backup_create(tier=BackupTier.MANUAL)
+        assert record.manifest["tables"]["backup_probe"]["hash"] == "text"
+        assert record.manifest["tables"]["backup_probe"]["rows"] == 2
+        assert record.manifest["tables"]["content_service"]["hash"] == "record"
+        assert backups.backup_verify(record.name).ok
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE backup_probe")
