@@ -9,8 +9,11 @@ class OpsConfig(AppConfig):
     def ready(self):
         from .schedule import beat_schedule_install
 
-        def _install(sender, **kwargs):
+        def _install(sender, using="default", **kwargs):
             # After django_celery_beat's own tables exist: post_migrate runs once all apps are migrated.
-            beat_schedule_install(using=kwargs.get("using", "default"))
+            # Only on the primary, which beat reads: `migrate --database replica` (and the test replica)
+            # must not write a schedule to a read-only standby.
+            if using == "default":
+                beat_schedule_install(using=using)
 
         post_migrate.connect(_install, sender=self, dispatch_uid="ops.beat_schedule_install", weak=False)

@@ -132,6 +132,21 @@ else:
         }
     }
 
+# A streaming replica of DATABASE_URL: reads go there, writes and read-your-writes to the primary
+# (ops/routers.py, docs/database.md). The pin middleware is added with it, before the sessions.
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
+if DATABASE_REPLICA_URL:
+    if not DATABASE_URL:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL needs DATABASE_URL: a replica of what?")
+    DATABASES["replica"] = database_config(DATABASE_REPLICA_URL)
+    DATABASE_ROUTERS = ["ops.routers.ReplicaRouter"]
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware"),
+        "ops.middleware.ReplicaPinMiddleware",
+    )
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = ["accounts.backends.EmailBackend"]

@@ -37,3 +37,18 @@ STORAGES = {
 # connection through only when it says so (audit/chain.py). Application connections never do.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # noqa: F405
     DATABASES["default"]["OPTIONS"]["options"] = "-c audit.allow_truncate=on"  # noqa: F405
+
+# The replica routing is tested against a second real database standing in for the replica (not a TEST
+# MIRROR, which would make the two indistinguishable): on PostgreSQL the same server with `_replica`
+# after the name, on SQLite a second file (in memory under test). Its test database is created only when
+# a collected test asks for the alias. The router and its middleware are switched on by the tests that
+# exercise them (ops/tests/test_replica.py); on for the whole suite, every test would need the alias.
+DATABASE_ROUTERS = []
+DATABASES["replica"] = {  # noqa: F405
+    **DATABASES["default"],  # noqa: F405
+    "NAME": f"{DATABASES['default']['NAME']}_replica",  # noqa: F405
+    "OPTIONS": dict(DATABASES["default"]["OPTIONS"]),  # noqa: F405
+    "TEST": {},
+}
+if "ops.middleware.ReplicaPinMiddleware" in MIDDLEWARE:  # noqa: F405
+    MIDDLEWARE = [m for m in MIDDLEWARE if m != "ops.middleware.ReplicaPinMiddleware"]  # noqa: F405

@@ -1,0 +1,56 @@
+"""
+Read-your-writes for the read replica (ops/routers.py). Installed with the replica only: without one
+there is nothing to pin, and a site without a replica pays nothing for it.
+
+A request reads from the primary from the start when its method is unsafe or its client is pinned (the
+signed cookie below, or, for a token-authenticated user, a cache entry the router checks once the user
+is known). A request that wrote pins its browser (cookie) and its user (cache) for REPLICA_PIN_SECONDS.
+The cookie covers visitors and the first request after a log-in, before the user is known; the cache
+entry covers API clients, which keep no cookies, and the same user on another device.
+"""
+
+from django.conf import settings
+
+from .routers import (
+    PIN_COOKIE,
+    known_user,
+    pin_cookie_valid,
+    pin_cookie_value,
+    pin_until,
+    request_reads,
+    user_pin_set,
+)
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
+class ReplicaPinMiddleware:
+    """
+    Sits before the session middleware, so that the session it saves on the way out counts as a write
+    and public-cache hits (answered earlier in the chain) never reach it.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        unsafe = request.method not in SAFE_METHODS
+        with request_reads(request, primary=unsafe or pin_cookie_valid(request)) as state:
+            response = self.get_response(request)
+        if unsafe or state.wrote:
+            self._pin(request, response)
+        return response
+
+    def _pin(self, request, response) -> None:
+        until = pin_until()
+        response.set_cookie(
+            PIN_COOKIE,
+            pin_cookie_value(until),
+            max_age=settings.REPLICA_PIN_SECONDS,
+            secure=settings.SESSION_COOKIE_SECURE,
+            httponly=True,
+            samesite="Lax",
+        )
+        user = known_user(request)
+        if user is not None and user.is_authenticated:
+            user_pin_set(user.pk, until)

@@ -1,0 +1,206 @@
+"""
+Read replica routing, switched on by DATABASE_REPLICA_URL (config/settings/base.py, docs/database.md).
+
+Reads go to the replica and writes to the primary, except where a stale read would be wrong:
+
+- Outside a request (Celery workers, management commands, the shell) every read goes to the primary. A
+  task is usually queued right after the write it acts on, and nothing tells it how far the replica
+  lags, so it reads where the write went. Code that tolerates lag (a report, an export of old rows)
+  opts in with `with replica_reads():`.
+- Inside `transaction.atomic()` on the primary: the transaction's own writes, and the rows it locks,
+  exist there only.
+- A request that writes (or whose method is unsafe) reads from the primary from then on, and its client
+  keeps reading from the primary for REPLICA_PIN_SECONDS after it (ops/middleware.py sets the pin), so
+  that everyone sees their own writes whatever the replication lag.
+- Logins and tokens (sessions, knox tokens) are always read from the primary: a token issued a moment
+  ago must work on the next request, and a revoked one must stop working at once. The user row loaded
+  through a token follows it there (a related object is read where its parent came from).
+
+The pin state lives in a contextvar: one per request, thread or task, never shared between them.
+"""
+
+import time
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core import signing
+from django.core.cache import cache
+from django.db import connections
+from django.http import HttpRequest
+from django.utils.functional import LazyObject, empty
+
+DEFAULT = "default"
+REPLICA = "replica"
+
+# Auth state is read from the primary by every request: see the module docstring.
+PRIMARY_ONLY_MODELS = frozenset({"knox.authtoken", "sessions.session"})
+
+PIN_COOKIE = "replica_pin"
+_PIN_SALT = "ops.replica-pin"
+
+
+def _now() -> float:
+    # One clock for every pin, so that tests can move it.
+    return time.time()
+
+
+@dataclass
+class ReadState:
+    """Where this request's (or this block's) reads go. `primary` only ever turns on."""
+
+    request: HttpRequest | None = None
+    primary: bool = False
+    wrote: bool = False
+    user_checked: bool = False
+
+
+_state: ContextVar[ReadState | None] = ContextVar("replica_read_state", default=None)
+
+
+def read_state() -> ReadState | None:
+    return _state.get()
+
+
+@contextmanager
+def request_reads(request: HttpRequest, *, primary: bool):
+    """The state of one request, for ops.middleware.ReplicaPinMiddleware."""
+    state = ReadState(request=request, primary=primary)
+    token = _state.set(state)
+    try:
+        yield state
+    finally:
+        _state.reset(token)
+
+
+@contextmanager
+def replica_reads():
+    """
+    Lets code outside a request read from the replica, e.g. a report task that can live with rows a few
+    seconds old. A write inside the block sends the block's later reads to the primary. Inside a request
+    it changes nothing: the request's own rules already apply.
+    """
+    if _state.get() is not None:
+        yield
+        return
+    token = _state.set(ReadState())
+    try:
+        yield
+    finally:
+        _state.reset(token)
+
+
+# --- pins that outlive a request -----------------------------------------------------------------
+
+
+def _user_pin_key(user_id) -> str:
+    return f"replica-pin:user:{user_id}"
+
+
+def pin_until() -> float:
+    return _now() + settings.REPLICA_PIN_SECONDS
+
+
+def user_pin_set(user_id, until: float) -> None:
+    # The cache entry outlives the pin by a second; the value decides, so a cache that keeps it a
+    # little longer changes nothing.
+    cache.set(_user_pin_key(user_id), until, timeout=settings.REPLICA_PIN_SECONDS + 1)
+
+
+def user_pinned(user_id) -> bool:
+    until = cache.get(_user_pin_key(user_id))
+    return until is not None and until > _now()
+
+
+def pin_cookie_value(until: float) -> str:
+    # Signed so that a client cannot pin itself (or a script every request) to the primary at will:
+    # the expiry it carries is the server's.
+    return signing.Signer(salt=_PIN_SALT).sign(f"{until:.3f}")
+
+
+def pin_cookie_valid(request: HttpRequest) -> bool:
+    value = request.COOKIES.get(PIN_COOKIE)
+    if not value:
+        return False
+    try:
+        until = float(signing.Signer(salt=_PIN_SALT).unsign(value))
+    except (signing.BadSignature, ValueError):
+        return False
+    return until > _now()
+
+
+def known_user(request: HttpRequest):
+    """
+    The request's user once something has loaded it (AuthenticationMiddleware's lazy user after it was
+    used, or the user DRF's authentication set), without loading it here: loading reads the database,
+    which would come back to the router.
+    """
+    user = request.__dict__.get("user")
+    if isinstance(user, LazyObject):
+        user = user._wrapped
+        if user is empty:
+            return None
+    return user
+
+
+# --- the router -----------------------------------------------------------------------------------
+
+
+def _in_transaction() -> bool:
+    # Test cases wrap every test in atomic blocks of their own, flagged `_from_testcase`; only the
+    # application's blocks count, so the tests see the routing that production has.
+    blocks = connections[DEFAULT].atomic_blocks
+    return any(not getattr(block, "_from_testcase", False) for block in blocks)
+
+
+def _filling_public_cache(request) -> bool:
+    # A public page about to be stored (common/caching.py) is served to everyone until the next content
+    # write: read from a lagging replica, it would stay stale long after the replica caught up. Misses
+    # are one per page per content version, so the primary barely notices them.
+    lookup = getattr(request, "_public_cache", None)
+    return lookup is not None and lookup.version is not None
+
+
+def _primary_for(state: ReadState | None) -> bool:
+    if state is None or state.primary or _in_transaction():
+        return True
+    if state.request is not None and _filling_public_cache(state.request):
+        return True
+    if not state.user_checked and state.request is not None:
+        # API clients sending a token keep no cookie: their pin is found by user, once the user is
+        # known (DRF authenticates inside the view, after every middleware has run).
+        user = known_user(state.request)
+        if user is not None:
+            state.user_checked = True
+            if user.is_authenticated and user_pinned(user.pk):
+                state.primary = True
+    return state.primary
+
+
+class ReplicaRouter:
+    """Installed with the replica only: DATABASE_ROUTERS = ["ops.routers.ReplicaRouter"]."""
+
+    def db_for_read(self, model, **hints):
+        if model._meta.label_lower in PRIMARY_ONLY_MODELS:
+            return DEFAULT
+        instance = hints.get("instance")
+        if instance is not None and instance._state.db == DEFAULT:
+            return DEFAULT
+        return DEFAULT if _primary_for(_state.get()) else REPLICA
+
+    def db_for_write(self, model, **hints):
+        state = _state.get()
+        if state is not None:
+            state.primary = state.wrote = True
+        return DEFAULT
+
+    def allow_relation(self, obj1, obj2, **hints):
+        # Both hold the same rows: a row read from the replica may be linked to one on the primary.
+        if {obj1._state.db, obj2._state.db} <= {DEFAULT, REPLICA}:
+            return True
+        return None
+
+    def allow_migrate(self, db, app_label, model_name=None, **hints):
+        # A real replica gets its schema by replication; migrating it would fail (it is read-only).
+        return db == DEFAULT
