@@ -24,4 +24,5 @@ RUN useradd --system --uid 1000 --home /app app \
 USER app
 
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "2", "--access-logfile", "-"]
+# Workers, threads, preloading and the database pool's fork rules: config/gunicorn.py (WEB_CONCURRENCY).
+CMD ["gunicorn", "config.wsgi:application", "--config", "config/gunicorn.py"]

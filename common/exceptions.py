@@ -7,12 +7,14 @@ One error shape for the whole API:
 """
 
 import logging
+import sys
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
-from rest_framework import exceptions, status
+from psycopg_pool import PoolTimeout
+from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -32,6 +34,47 @@ _CODES = {
     429: "throttled",
     503: "service_unavailable",
 }
+
+
+# The database cannot be reached: down, restarting, or no pooled connection within DATABASE_POOL_TIMEOUT
+# (Django wraps psycopg_pool's PoolTimeout in its OperationalError; the bare one is listed for code that
+# takes a connection from the pool itself). Transient: 503 with a retry hint, never a 500.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
+RETRY_AFTER_SECONDS = 5
+_UNAVAILABLE_MESSAGE = "The service is temporarily unavailable. Please retry shortly."
+
+
+def database_pools_discard_broken() -> list[str]:
+    """
+    Drains the pool of every database whose connection, in this thread, the server has closed, and
+    returns their aliases. A restart, a failover or an administrator's kill closes every session at once,
+    but a pool only learns it one connection at a time, when each is next used: without this, every
+    connection left idle across a restart fails one request after the database is back. Drained, the
+    pool closes its idle connections and opens new ones now, and replaces those in use when they come
+    back. Costs nothing until a connection breaks; the alternative, psycopg_pool's check on every
+    checkout (CONN_HEALTH_CHECKS), costs a round trip on every request and, after a restart, sleeps
+    a growing backoff between stale connections (docs/health.md has both measured).
+    """
+    from django.db import connections
+
+    drained = []
+    for connection in connections.all(initialized_only=True):
+        raw = connection.connection
+        pool = getattr(connection, "pool", None) if raw is not None else None
+        if pool is not None and getattr(raw, "broken", False):
+            pool.drain()
+            drained.append(connection.alias)
+    if drained:
+        logger.warning("Database connection closed by the server: pool drained for %s", ", ".join(drained))
+    return drained
+
+
+def _service_unavailable(exc, response_class):
+    logger.warning("Database unavailable: %s", exc)
+    database_pools_discard_broken()
+    return response_class(
+        error_body(503, _UNAVAILABLE_MESSAGE), status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
+    )
 
 
 class ApiError(exceptions.APIException):
@@ -76,14 +119,9 @@ def api_exception_handler(exc, context):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         )
-    if isinstance(exc, (OperationalError, InterfaceError)):
+    if isinstance(exc, DATABASE_UNAVAILABLE):
         # The database is down or unreachable: say so, and let the client retry.
-        logger.warning("Database unavailable: %s", exc)
-        return Response(
-            error_body(503, "The service is temporarily unavailable. Please retry shortly."),
-            status=status.HTTP_503_SERVICE_UNAVAILABLE,
-            headers={"Retry-After": "5"},
-        )
+        return _service_unavailable(exc, Response)
     if isinstance(exc, DatabaseError):
         return None
     response = drf_exception_handler(exc, context)
@@ -119,4 +157,11 @@ def json_404(request, exception=None):
 
 
 def json_500(request):
+    # Django calls the 500 handler from inside its `except`, so the exception is still at hand. Outside
+    # DRF (a plain view, the admin, or a middleware: the public cache's schedule lookup, a session save)
+    # a database outage gets the same 503 as in the API handler. Here rather than in a process_exception
+    # middleware, which would only see what views raise.
+    exc = sys.exc_info()[1]
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        return _service_unavailable(exc, JsonResponse)
     return JsonResponse(error_body(500, "Something went wrong on our side.", code="server_error"), status=500)

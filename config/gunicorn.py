@@ -1,0 +1,54 @@
+"""
+gunicorn settings: `gunicorn config.wsgi:application -c config/gunicorn.py` (Dockerfile, docker-compose).
+
+Django's native pool (`_connection_pools` on the PostgreSQL backend, one per process and alias) must
+never cross a fork. A child that inherits an open pool shares its sockets with the parent: a query from
+the child runs on the parent's session, and closing what it inherited (pool.close(), Django's
+close_pool() or connection.close()) sends libpq's Terminate on the parent's sockets and ends the parent's
+sessions (ops/tests/test_pool.py shows both). Hence two hooks:
+- pre_fork, in the master before each fork: closes any pool the master opened, properly (it owns them);
+- post_fork, in the child: forgets whatever was inherited anyway, without a word to the server, and
+  opens its own pool on first use.
+
+preload_app is on (GUNICORN_PRELOAD=false turns it off): the application is imported once in the master,
+so a settings error (production refuses to start without its secrets) stops the server at once instead
+of putting workers in a boot loop, and the workers share the imported code copy-on-write. Nothing opens
+the pool at import, and the hooks above make it safe if something ever does. What preloading costs is
+code reload on HUP: a deploy is a new container, never a HUP.
+
+The same forgetting runs in Celery's prefork children (config/celery_app.py); both live in ops/pools.py.
+"""
+
+import os
+
+# config/__init__.py imports the Celery app, whose default is the local settings: without this, a
+# gunicorn started with no DJANGO_SETTINGS_MODULE would serve with DEBUG on. Set through gunicorn
+# (raw_env) rather than os.environ, so that importing this module elsewhere changes nothing.
+if "DJANGO_SETTINGS_MODULE" not in os.environ:
+    raw_env = ["DJANGO_SETTINGS_MODULE=config.settings.production"]
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+# Every worker process has a pool of its own, in which each of its threads holds at most one connection
+# at a time (and a /readyz probe a few more, briefly): keep GUNICORN_THREADS well under
+# DATABASE_POOL_MAX_SIZE, and workers x DATABASE_POOL_MAX_SIZE, summed over every host and the Celery
+# workers, under the server's max_connections (docs/health.md).
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+# Above DATABASE_POOL_TIMEOUT, so that a request waiting for a connection during an outage answers its
+# 503 instead of having its worker killed.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+preload_app = os.environ.get("GUNICORN_PRELOAD", "true").lower() not in ("0", "false", "no", "off")
+accesslog = "-"
+
+
+def pre_fork(server, worker):
+    from ops.pools import database_pools_close
+
+    database_pools_close()
+
+
+def post_fork(server, worker):
+    from ops.pools import database_pools_forget
+
+    database_pools_forget()

@@ -1,0 +1,353 @@
+"""
+A real PostgreSQL outage, end to end: a private PostgreSQL cluster of the test's own (the shared server
+is never stopped), the app migrated onto it and served by gunicorn with config/gunicorn.py (two workers,
+production settings), then the cluster stopped and started again under it.
+
+What it holds: during an outage /readyz answers 503 within 2 s with the database failing and nothing
+secret in the body, and the API answers a 503 in the project's error shape; once the cluster is back both
+recover by themselves and every request after that succeeds. After a quick restart (every pooled
+connection dead, nothing told), at most one API request per worker fails and no readiness probe does.
+
+initdb and pg_ctl refuse to run as root: as root (CI) they run as the `postgres` user, in a folder it
+owns. The figures (latency during the outage, recovery time) are printed: `pytest -s` shows them.
+"""
+
+import contextlib
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from email.message import Message
+from pathlib import Path
+
+import psycopg
+import pytest
+from django.conf import settings
+
+pytestmark = pytest.mark.postgres
+
+ROOT = Path(__file__).resolve().parents[2]
+# A password trust authentication ignores: if the app ever echoes its database URL, the test sees it.
+CANARY = f"canary{uuid.uuid4().hex[:12]}"
+WORKERS = 2
+SECRETS = {
+    "DJANGO_SECRET_KEY": "outage-test-secret-key-" + "x" * 40,
+    "FIELD_ENCRYPTION_KEY": "outage-test-field-key",
+    "BLIND_INDEX_KEY": "outage-test-blind-index-key",
+    "AUDIT_CHAIN_KEY": "outage-test-audit-chain-key",
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _pg_bin() -> Path:
+    candidates = [Path(settings.PG_BIN_DIR)] if settings.PG_BIN_DIR else []
+    candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+    for folder in candidates:
+        if (folder / "initdb").exists() and (folder / "pg_ctl").exists():
+            return folder
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).parent
+    pytest.fail("no initdb found: install PostgreSQL's server programs or set PG_BIN_DIR")
+
+
+@dataclass
+class Response:
+    status_code: int
+    headers: Message
+    text: str
+
+    def json(self):
+        return json.loads(self.text)
+
+
+def _fetch(url: str, *, headers: dict | None = None, timeout: float) -> Response:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            return Response(answer.status, answer.headers, answer.read().decode())
+    except urllib.error.HTTPError as answer:
+        with answer:
+            return Response(answer.code, answer.headers, answer.read().decode())
+
+
+class Cluster:
+    """A throw-away PostgreSQL cluster on a free loopback port, trust authentication."""
+
+    def __init__(self, base: Path):
+        self.bin = _pg_bin()
+        self.base = base
+        self.data = base / "data"
+        self.log = base / "postgres.log"
+        self.port = _free_port()
+        self.as_postgres = os.geteuid() == 0
+        if self.as_postgres:
+            user = pwd.getpwnam("postgres")
+            os.chown(base, user.pw_uid, user.pw_gid)
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync")
+
+    def _run(self, program: str, *args: str) -> None:
+        command = [str(self.bin / program), *args]
+        if self.as_postgres:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+        if done.returncode != 0:
+            log = self.log.read_text()[-2000:] if self.log.exists() else ""
+            raise RuntimeError(f"{program} failed: {done.stdout}{done.stderr}\n{log}")
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "60", "start"
+        )
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
+
+    def url(self, database: str) -> str:
+        return f"postgres://postgres:{CANARY}@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, name: str) -> None:
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+class Server:
+    """The app under gunicorn with config/gunicorn.py, as the Dockerfile runs it."""
+
+    def __init__(self, env: dict, log: Path):
+        self.port = _free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        self._log_file = log.open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--config", "config/gunicorn.py"]
+            + ["--bind", f"127.0.0.1:{self.port}", "--workers", str(WORKERS)],
+            cwd=ROOT,
+            env=env,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited:\n{self.log.read_text()[-3000:]}")
+            with contextlib.suppress(OSError):
+                if _fetch(self.base_url + "/healthz", timeout=2).status_code == 200:
+                    return
+            time.sleep(0.2)
+        raise RuntimeError(f"gunicorn did not answer in 60 s:\n{self.log.read_text()[-3000:]}")
+
+    def get(self, path: str, headers: dict | None = None) -> tuple["Response", float]:
+        started = time.monotonic()
+        response = _fetch(self.base_url + path, headers=headers, timeout=30)
+        return response, time.monotonic() - started
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)  # gunicorn's master stops its workers
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        self._log_file.close()
+
+
+def app_env(cluster: Cluster, database: str, var_dir: Path) -> dict:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DATABASE_", "DJANGO_", "REDIS_", "CELERY_", "READINESS_", "CACHE_"))
+        and key not in ("REQUIRE_POSTGRES", "PYTEST_CURRENT_TEST", "CLAMAV_URL")
+    }
+    env.update(SECRETS)
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings.production",
+        DATABASE_URL=cluster.url(database),
+        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+        DJANGO_SECURE_SSL_REDIRECT="false",
+        VAR_DIR=str(var_dir),
+        # Its own keys on the suite's Redis (cache and broker), never another test run's.
+        CACHE_KEY_PREFIX=f"outage-{uuid.uuid4().hex[:8]}",
+        LOG_LEVEL="WARNING",
+    )
+    if settings.REDIS_URL:
+        env["REDIS_URL"] = settings.REDIS_URL
+    return env
+
+
+def _assert_no_secrets(text: str, cluster: Cluster) -> None:
+    for secret in (CANARY, "postgres://", f"127.0.0.1:{cluster.port}", f"port {cluster.port}"):
+        assert secret not in text, f"{secret!r} in {text}"
+
+
+def _api(server: Server) -> Response:
+    # A query string of its own every time: never a public-cache hit.
+    response, _ = server.get(
+        f"/api/v1/services/?limit=1&x={uuid.uuid4().hex}", headers={"Accept": "application/json"}
+    )
+    return response
+
+
+@pytest.fixture(scope="module")
+def stack():
+    # Two folders: the cluster's belongs to `postgres` when the suite runs as root, the app's to the suite.
+    pg_dir = Path(tempfile.mkdtemp(prefix="readyz-pg-"))
+    base = Path(tempfile.mkdtemp(prefix="readyz-app-"))
+    cluster = server = None
+    try:
+        cluster = Cluster(pg_dir)
+        cluster.start()
+        cluster.create_database("indivillage")
+        env = app_env(cluster, "indivillage", base / "var")
+        migrate = subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert migrate.returncode == 0, migrate.stdout[-2000:] + migrate.stderr[-2000:]
+        server = Server(env, base / "gunicorn.log")
+        yield cluster, server
+    finally:
+        if server is not None:
+            server.stop()
+        if cluster is not None:
+            with contextlib.suppress(RuntimeError):  # already stopped
+                cluster.stop("immediate")
+        shutil.rmtree(base, ignore_errors=True)
+        shutil.rmtree(pg_dir, ignore_errors=True)
+
+
+def _poll(predicate, *, within: float) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < within:
+        if predicate():
+            return time.monotonic() - started
+        time.sleep(0.25)
+    pytest.fail(f"not true within {within} s")
+
+
+def _burst(server: Server, path_or_api, n: int = 4 * WORKERS) -> list[Response]:
+    """
+    `n` requests at once. Sequential requests may all land on the same gunicorn worker; concurrent ones
+    queue behind a busy worker and reach every other one.
+    """
+    fetch = (lambda _: _api(server)) if path_or_api == "api" else (lambda _: server.get(path_or_api)[0])
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(fetch, range(n)))
+
+
+def _warm(server: Server) -> None:
+    """Every worker holds pooled connections (and /readyz has grown the pools to a few each)."""
+    for ready in _burst(server, "/readyz"):
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["checks"]["database"]["status"] == "ok"
+    assert [r.status_code for r in _burst(server, "api")] == [200] * 4 * WORKERS
+
+
+def _assert_unavailable(response: Response, cluster: Cluster) -> None:
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "service_unavailable"
+    assert set(response.json()["error"]) == {"code", "message"}
+    assert response.headers["Retry-After"] == "5"
+    _assert_no_secrets(response.text, cluster)
+
+
+def _first_requests_after(server: Server, cluster: Cluster) -> int:
+    """
+    A burst reaches every worker: each may fail its first request on a connection the server closed
+    (then drains its pool), never more. Every request after that succeeds. Returns how many failed.
+    """
+    responses = _burst(server, "api")
+    failed = [r for r in responses if r.status_code != 200]
+    assert len(failed) <= WORKERS, [r.status_code for r in responses]
+    for response in failed:
+        _assert_unavailable(response, cluster)
+    assert [_api(server).status_code for _ in range(10)] == [200] * 10
+    return len(failed)
+
+
+def test_a_restart_fails_at_most_one_request_per_worker_and_no_readiness_probe(stack):
+    """
+    Every pooled connection is dead after a restart, and nothing tells the pools. Left alone, each
+    connection would fail one request; the first one a worker meets drains its pool
+    (common.exceptions.database_pools_discard_broken), and /readyz retries on a new connection instead
+    of reporting a server that is back as down.
+    """
+    cluster, server = stack
+    _warm(server)
+    cluster.stop("fast")
+    cluster.start()
+    failed = _first_requests_after(server, cluster)
+
+    _warm(server)
+    cluster.stop("fast")
+    cluster.start()
+    probes = _burst(server, "/readyz")
+    assert [p.status_code for p in probes] == [200] * len(probes), [
+        {name: c for name, c in p.json()["checks"].items() if c["status"] == "fail"} for p in probes
+    ]
+    _first_requests_after(server, cluster)
+    print(
+        f"\nafter a restart: {failed} of {4 * WORKERS} API requests failed, then none; /readyz never failed"
+    )
+
+
+def test_an_outage_answers_503_fast_and_recovers_by_itself(stack):
+    cluster, server = stack
+    _warm(server)
+    healthy = min(server.get("/readyz")[1] for _ in range(5))
+
+    cluster.stop("fast")
+
+    latencies = []
+    for _ in range(4):  # more probes than workers: each worker, and a worker whose check still hangs
+        ready, elapsed = server.get("/readyz")
+        latencies.append(elapsed)
+        assert ready.status_code == 503
+        assert elapsed < 2.0, f"/readyz took {elapsed:.2f} s during the outage"
+        body = ready.json()
+        assert body["status"] == "fail"
+        assert body["checks"]["database"]["status"] == "fail"
+        assert body["checks"]["storage"]["status"] == "ok"  # the rest still report
+        _assert_no_secrets(ready.text, cluster)
+
+    started = time.monotonic()
+    for response in _burst(server, "api", n=WORKERS):
+        _assert_unavailable(response, cluster)
+    api_latency = time.monotonic() - started
+
+    cluster.start()  # returns once the cluster accepts connections
+    recovered = _poll(
+        lambda: server.get("/readyz")[0].status_code == 200 and _api(server).status_code == 200, within=30
+    )
+    _first_requests_after(server, cluster)
+    ready, _ = server.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["checks"]["database"]["status"] == "ok"
+    print(
+        f"\n/readyz healthy: {healthy * 1000:.0f} ms; during the outage: "
+        f"{', '.join(f'{t:.2f}' for t in latencies)} s; API 503 within {api_latency:.2f} s;"
+        f" both 200 again {recovered:.1f} s after the cluster was back"
+    )
