@@ -136,13 +136,13 @@ _PG_ROW_HASHES = {
 }
 
 
-def _pg_table_stats(cursor, methods: dict | None = None) -> dict:
+def _pg_table_stats(cursor, methods: dict | None = None, tables: list[str] | None = None) -> dict:
     """
     Every table's row count and checksum, in the cursor's transaction. The checksum is the sum of a
     64-bit hash of each row: independent of row order, so a restore that loaded the rows in another
     physical order still matches. The session is pinned to UTC and exact float output, so that the text
     form, where it is used, does not depend on the server's defaults. `methods` (table -> method) makes
-    verification use the manifest's methods.
+    verification use the manifest's methods; `tables` limits the work to those tables.
     """
     import psycopg
 
@@ -150,8 +150,11 @@ def _pg_table_stats(cursor, methods: dict | None = None) -> dict:
     cursor.execute("SET LOCAL extra_float_digits = 3")
     cursor.execute("SELECT current_setting('server_version_num')::int >= 140000")
     default = "record" if cursor.fetchone()[0] else "text"
-    cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename")
-    tables = [row[0] for row in cursor.fetchall()]
+    if tables is None:
+        cursor.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename"
+        )
+        tables = [row[0] for row in cursor.fetchall()]
     stats = {}
     for table in tables:
         quoted = '"' + table.replace('"', '""') + '"'
@@ -545,6 +548,33 @@ class VerifyResult:
     scratch: str = ""
 
 
+def _pg_stats_parallel(params: dict, methods: dict, workers: int = 2) -> dict:
+    """
+    The scratch database's tables, counted and checksummed over `workers` connections at once (nothing
+    else writes there, so no shared snapshot is needed): the largest tables are dealt out in turn.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    with _pg_connect(params, autocommit=True) as conn:
+        sized = conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+            " ORDER BY pg_total_relation_size(format('%I', tablename)::regclass) DESC, tablename"
+        ).fetchall()
+    shares = [[row[0] for row in sized[start::workers]] for start in range(workers)]
+
+    def count(tables):
+        with _pg_connect(params) as conn, conn.cursor() as cursor:
+            found = _pg_table_stats(cursor, methods, tables)
+            conn.rollback()
+        return found
+
+    stats = {}
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for found in pool.map(count, [share for share in shares if share]):
+            stats.update(found)
+    return dict(sorted(stats.items()))
+
+
 def _scratch_restore_pg(alias: str, dump: Path, methods: dict) -> tuple[str, dict]:
     """Restores into a new scratch database, reads its tables, drops it whatever happens."""
     scratch = f"indivillage_verify_{secrets.token_hex(4)}"
@@ -567,9 +597,7 @@ def _scratch_restore_pg(alias: str, dump: Path, methods: dict) -> tuple[str, dic
             env=_pg_env(target),
             what="pg_restore into the scratch database",
         )
-        with _pg_connect(target) as conn, conn.cursor() as cursor:
-            stats = _pg_table_stats(cursor, methods)
-            conn.rollback()
+        stats = _pg_stats_parallel(target, methods)
     finally:
         with _pg_connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
