@@ -20,6 +20,22 @@ from .publishing import (
 )
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """
+    Rows that code writes and reads back (audit rows, job locks, backup records): shown to staff, never
+    added, changed or deleted by hand, superusers included.
+    """
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class TrashFilter(admin.SimpleListFilter):
     """Trashed rows are hidden unless asked for."""
 

@@ -12,27 +12,13 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from common.admin import ReadOnlyAdmin
+
 from .metrics import db_metrics, human_bytes
 from .models import BackupRecord, Heartbeat, JobLock, VerifyStatus
 
 METRICS_URL_NAME = "ops_db_metrics"
 METRICS_LIMIT = 20
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """
-    Rows the jobs write and read back: a hand-made lock, heartbeat or backup record would mislead them.
-    Backup records go with their files, so they are deleted by `prune_backups`, never here.
-    """
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(BackupRecord)

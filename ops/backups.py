@@ -205,6 +205,17 @@ def _pump(source, sink, errors: list) -> None:
         errors.append(error)
 
 
+def _dumped(server_version: str, tables: dict, migrations: list, hashing) -> dict:
+    """What either engine's dump tells the manifest."""
+    return {
+        "server_version": server_version,
+        "tables": tables,
+        "migrations": migrations,
+        "sha256": hashing.sha256.hexdigest(),
+        "size": hashing.size,
+    }
+
+
 def _pg_dump(alias: str, target: Path, secret: str) -> dict:
     params = _pg_params(alias)
     with _pg_connect(params) as snapshot_conn:
@@ -238,13 +249,7 @@ def _pg_dump(alias: str, target: Path, secret: str) -> dict:
                 if secret:
                     sink.close()
         snapshot_conn.rollback()
-    return {
-        "server_version": server_version,
-        "tables": tables,
-        "migrations": migrations,
-        "sha256": hashing.sha256.hexdigest(),
-        "size": hashing.size,
-    }
+    return _dumped(server_version, tables, migrations, hashing)
 
 
 # --- SQLite plumbing --------------------------------------------------------------------------------
@@ -300,13 +305,7 @@ def _sqlite_dump(alias: str, folder: Path, target: Path, secret: str) -> dict:
             sink.write(block)
         if secret:
             sink.close()
-    return {
-        "server_version": server_version,
-        "tables": tables,
-        "migrations": migrations,
-        "sha256": hashing.sha256.hexdigest(),
-        "size": hashing.size,
-    }
+    return _dumped(server_version, tables, migrations, hashing)
 
 
 # --- Creating ---------------------------------------------------------------------------------------
