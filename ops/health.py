@@ -68,7 +68,9 @@ class Readiness:
 
     @property
     def status(self) -> str:
-        return FAIL if any(r.status == FAIL for r in self.checks.values()) else OK
+        # "warn" at the top too, so that a glance at the first line sees it; only "fail" means 503.
+        statuses = {r.status for r in self.checks.values()}
+        return FAIL if FAIL in statuses else WARN if WARN in statuses else OK
 
     @property
     def http_status(self) -> int:

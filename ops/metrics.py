@@ -51,7 +51,8 @@ def human_bytes(value: int | None) -> str:
     if value is None:
         return "-"
     size = float(value)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
+    # The units of Django's filesizeformat, which the admin templates use: one spelling everywhere.
+    for unit in ("B", "KB", "MB", "GB", "TB"):
         if abs(size) < 1024 or unit == "TB":
             return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024

@@ -458,3 +458,26 @@ def test_a_table_with_unhashable_column_types_is_checksummed_by_its_text(content
     finally:
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE backup_probe")
+
+
+def test_the_admin_shows_a_backup_as_an_operator_reads_it(content):
+    from django.test import Client
+
+    from accounts.models import Role
+    from accounts.tests.factories import UserFactory
+
+    record = backups.backup_create(tier=BackupTier.DAILY)
+    backups.backup_verify(record.name)
+    client = Client()
+    client.force_login(UserFactory(role=Role.ADMIN))
+
+    listing = client.get("/admin/ops/backuprecord/")
+    assert listing.status_code == 200
+    assert record.name in listing.content.decode() and ">passed<" in listing.content.decode()
+
+    page = client.get(f"/admin/ops/backuprecord/{record.pk}/change/").content.decode()
+    tables = len(record.manifest["tables"])
+    assert f"{tables} tables" in page and "every count and checksum matched" in page
+    assert "<td>content_service</td>" in page  # the per-table rows, not a JSON blob
+    assert '"checksum"' not in page
+    assert client.post(f"/admin/ops/backuprecord/{record.pk}/delete/").status_code == 403

@@ -85,7 +85,7 @@ def test_readyz_reports_every_check_and_is_never_cached(settings, tmp_path):
     response = Client().get("/readyz")
     assert response.status_code == 200
     body = response.json()
-    assert body["status"] == "ok"
+    assert body["status"] == "warn"  # warnings show at the top; only a failure is a 503
     checks = body["checks"]
     assert list(checks) == ["database", "cache", "broker", "storage", "clamav", "backup", "beat"]
     assert checks["database"]["status"] == OK

@@ -45,8 +45,8 @@ def test_human_bytes():
         "-",
         "0 B",
         "1023 B",
-        "1.0 kB",
-        "1.5 kB",
+        "1.0 KB",
+        "1.5 KB",
         "5.0 GB",
     ]
 
@@ -78,13 +78,13 @@ def test_limit_caps_every_list():
 def test_text_output_is_aligned_tables_with_human_sizes():
     text = run("--limit", str(ALL))
     assert text.startswith(f"Database {connection.settings_dict['NAME']} (alias default)")
-    assert re.search(r"^Size: \d+(\.\d)? (B|kB|MB|GB)", text, re.M)
+    assert re.search(r"^Size: \d+(\.\d)? (B|KB|MB|GB)", text, re.M)
     rows = section(text, "Largest tables")
     assert rows[0].split() == ["table", "total", "table", "indexes", "rows", "(est.)"]
     # Right-aligned last column: every line of the table ends at the same place.
     assert len({len(line) for line in rows}) == 1
     users = next(line for line in rows if line.split()[0] == "accounts_user")
-    assert re.fullmatch(r"\s+accounts_user\s+\S+ (B|kB|MB)\s+\S+ (B|kB|MB)\s+\S+ (B|kB|MB)\s+[\d,]+", users)
+    assert re.fullmatch(r"\s+accounts_user\s+\S+ (B|KB|MB)\s+\S+ (B|KB|MB)\s+\S+ (B|KB|MB)\s+[\d,]+", users)
 
 
 def test_bad_alias_and_limit_are_refused():

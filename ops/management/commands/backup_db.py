@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
-from django.template.defaultfilters import filesizeformat
 
 from ops.backups import BackupError, backup_create, backup_records_sync
+from ops.metrics import human_bytes
 from ops.models import BackupRecord, BackupTier
 
 
@@ -33,7 +33,7 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from error
         tables = record.manifest["tables"]
         self.stdout.write(f"  name:     {record.name}")
-        self.stdout.write(f"  size:     {filesizeformat(record.size)} ({record.size} bytes)")
+        self.stdout.write(f"  size:     {human_bytes(record.size)} ({record.size} bytes)")
         self.stdout.write(f"  sha256:   {record.sha256}")
         self.stdout.write(
             f"  tables:   {len(tables)} ({sum(t['rows'] for t in tables.values())} rows)"
@@ -58,6 +58,6 @@ class Command(BaseCommand):
         for record in records:
             verified = f"{record.verified_at:%Y-%m-%d %H:%M}" if record.verified_at else "-"
             self.stdout.write(
-                f"{record.name:<60} {record.tier:<7} {filesizeformat(record.size):>10} "
+                f"{record.name:<60} {record.tier:<7} {human_bytes(record.size):>10} "
                 f"{record.verify_status:<10} {verified}"
             )
