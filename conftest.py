@@ -75,6 +75,20 @@ def _erasure_journal(settings, tmp_path):
 
 
 @pytest.fixture
+def admin_client(db):
+    """A Django test client logged in as a new admin (`client.admin`), for the admin's own pages."""
+    from django.test import Client
+
+    from accounts.models import Role
+    from accounts.tests.factories import UserFactory
+
+    client = Client()
+    client.admin = UserFactory(role=Role.ADMIN)
+    client.force_login(client.admin)
+    return client
+
+
+@pytest.fixture
 def api_client():
     from rest_framework.test import APIClient
 

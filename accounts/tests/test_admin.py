@@ -1,5 +1,4 @@
 import pytest
-from django.test import Client
 from django.urls import reverse
 from knox.models import AuthToken
 
@@ -8,14 +7,6 @@ from accounts.tests.factories import UserFactory
 from audit.models import AuditLog
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client():
-    client = Client()
-    client.admin = UserFactory(role=Role.ADMIN)
-    client.force_login(client.admin)
-    return client
 
 
 def _change(client, user, **overrides):

@@ -13,7 +13,7 @@ from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
-from django.test import Client, RequestFactory
+from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 from knox.models import AuthToken
@@ -468,14 +468,6 @@ def test_replay_refuses_a_time_it_cannot_read(value):
 
 
 # --- Admin -----------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def admin_client():
-    client = Client()
-    client.admin = UserFactory(role=Role.ADMIN)
-    client.force_login(client.admin)
-    return client
 
 
 def _action(client, action, users, **extra):

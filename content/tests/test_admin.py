@@ -20,13 +20,6 @@ def editor_client():
     return client
 
 
-@pytest.fixture
-def admin_client():
-    client = Client()
-    client.force_login(UserFactory(role=Role.ADMIN))
-    return client
-
-
 def _act(client, model, action, *objs, **query):
     url = reverse(f"admin:content_{model}_changelist")
     if query:

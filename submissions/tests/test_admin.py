@@ -2,24 +2,13 @@ import csv
 import io
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
-from accounts.models import Role
-from accounts.tests.factories import UserFactory
 from audit.models import AuditLog
 from common.crypto import email_blind_index
 from submissions.models import FormSubmission
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client():
-    client = Client()
-    client.admin = UserFactory(role=Role.ADMIN)
-    client.force_login(client.admin)
-    return client
 
 
 def _submission(message="Please call me about annotation", **data):

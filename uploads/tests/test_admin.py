@@ -1,22 +1,13 @@
 from unittest import mock
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
-from accounts.models import Role
 from accounts.tests.factories import UserFactory
 from audit.models import AuditLog
 from uploads.models import FileAnalysis, FileUpload
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client():
-    client = Client()
-    client.force_login(UserFactory(role=Role.ADMIN))
-    return client
 
 
 def _upload(status, **fields):
