@@ -14,6 +14,7 @@ from django.utils.html import format_html, format_html_join
 
 from common.admin import ReadOnlyAdmin
 
+from .health import age_text
 from .metrics import db_metrics, human_bytes
 from .models import BackupRecord, Heartbeat, JobLock, VerifyStatus
 
@@ -140,8 +141,7 @@ class HeartbeatAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Age")
     def age(self, obj):
-        seconds = int((timezone.now() - obj.beat_at).total_seconds())
-        return f"{seconds} s" if seconds < 120 else f"{seconds // 60} min"
+        return age_text(timezone.now() - obj.beat_at)
 
 
 # --- the Database metrics page --------------------------------------------------------------------

@@ -14,6 +14,7 @@ REPEATABLE READ transaction whose snapshot pg_dump is given with --snapshot, whi
 
 # The client programs run with fixed arguments and libpq's environment; nothing comes from a request.
 # ruff: noqa: S603
+import hashlib
 import json
 import logging
 import os
@@ -187,8 +188,8 @@ def _pg_migrations(cursor) -> list[str]:
     return [f"{app}.{name}" for app, name in cursor.fetchall()]
 
 
-def _run(command: list[str], *, env: dict, what: str, stdin=None) -> None:
-    result = subprocess.run(command, env=env, stdin=stdin, capture_output=True, text=True)
+def _run(command: list[str], *, env: dict, what: str) -> None:
+    result = subprocess.run(command, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         raise BackupError(f"{what} failed (exit {result.returncode}): {_tail(result.stderr)}")
 
@@ -217,9 +218,11 @@ def _dumped(server_version: str, tables: dict, migrations: list, hashing) -> dic
 
 
 def _pg_dump(alias: str, target: Path, secret: str) -> dict:
+    import psycopg
+
     params = _pg_params(alias)
     with _pg_connect(params) as snapshot_conn:
-        snapshot_conn.isolation_level = 3  # psycopg.IsolationLevel.REPEATABLE_READ
+        snapshot_conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         snapshot_conn.read_only = True
         with snapshot_conn.cursor() as cursor:
             cursor.execute("SELECT pg_export_snapshot(), current_setting('server_version')")
@@ -256,8 +259,6 @@ def _pg_dump(alias: str, target: Path, secret: str) -> dict:
 
 
 def _sqlite_table_stats(conn: sqlite3.Connection) -> dict:
-    import hashlib
-
     tables = [
         row[0]
         for row in conn.execute(
@@ -364,17 +365,7 @@ def backup_create(*, tier: str, label: str = "", actor=None, alias: str = "defau
             manifest_name(name), ContentFile(json.dumps(manifest, indent=1, sort_keys=True).encode())
         )
     seconds = round(time.monotonic() - clock, 3)
-    record = BackupRecord.objects.create(
-        name=name,
-        tier=tier,
-        engine=vendor,
-        size=manifest["size"],
-        sha256=manifest["sha256"],
-        encrypted=manifest["encrypted"],
-        manifest=manifest,
-    )
-    record.created_at = started
-    BackupRecord.objects.filter(pk=record.pk).update(created_at=started)
+    record = _record_create(manifest)
     audit_record(
         action="backup.created",
         entity=record,
@@ -412,6 +403,21 @@ def manifest_load(name: str) -> dict:
     raise BackupError(f"no backup named {name!r}: `manage.py backup_db --list` shows the backups in storage.")
 
 
+def _record_create(manifest: dict) -> BackupRecord:
+    """The BackupRecord a manifest describes, dated when the backup was taken (for a new backup and for
+    one found in storage alike)."""
+    return BackupRecord.objects.create(
+        name=manifest["name"],
+        tier=manifest.get("tier", BackupTier.MANUAL),
+        engine=manifest.get("engine", ""),
+        size=manifest.get("size", 0),
+        sha256=manifest.get("sha256", ""),
+        encrypted=manifest.get("encrypted", False),
+        manifest=manifest,
+        created_at=parse_datetime(manifest.get("created_at", "")) or timezone.now(),
+    )
+
+
 def backup_records_sync() -> list[BackupRecord]:
     """
     Creates the missing BackupRecords from the manifests in storage: after a restore (which brings back
@@ -427,20 +433,8 @@ def backup_records_sync() -> list[BackupRecord]:
         name = sidecar[: -len(MANIFEST_SUFFIX)]
         if name in known or name not in files:
             continue
-        manifest = manifest_load(name)
-        record = BackupRecord.objects.create(
-            name=name,
-            tier=manifest.get("tier", BackupTier.MANUAL),
-            engine=manifest.get("engine", ""),
-            size=manifest.get("size", 0),
-            sha256=manifest.get("sha256", ""),
-            encrypted=manifest.get("encrypted", False),
-            manifest=manifest,
-        )
-        moment = parse_datetime(manifest.get("created_at", ""))
-        if moment is not None:
-            BackupRecord.objects.filter(pk=record.pk).update(created_at=moment)
-            record.created_at = moment
+        # Named by its file: the manifest travels with it, but the file is what a restore reads.
+        record = _record_create({**manifest_load(name), "name": name})
         created.append(record)
     return created
 
@@ -737,7 +731,6 @@ def known_migrations() -> set[str]:
 class RestorePlan:
     name: str
     manifest: dict
-    unknown_migrations: list[str]
     missing_migrations: list[str]
 
 
@@ -762,7 +755,6 @@ def restore_plan(name: str, *, alias: str = "default") -> RestorePlan:
     return RestorePlan(
         name=name,
         manifest=manifest,
-        unknown_migrations=unknown,
         missing_migrations=sorted(known - taken),
     )
 

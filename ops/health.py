@@ -89,7 +89,7 @@ def _describe(exc: BaseException) -> str:
     return name
 
 
-def _age_text(age: timedelta) -> str:
+def age_text(age: timedelta) -> str:
     """Two units at most, the smaller left out when it is zero: "90 s", "12 min", "48 h", "3 d 4 h"."""
     seconds = int(age.total_seconds())
     if seconds < 120:
@@ -110,7 +110,7 @@ def _late(detail: str) -> CheckOutcome:
 def _age_outcome(age: timedelta | None, limit: timedelta, *, what: str, never: str) -> CheckOutcome:
     if age is None:
         return _late(never)
-    text = f"{what} {_age_text(age)} ago (limit {_age_text(limit)})"
+    text = f"{what} {age_text(age)} ago (limit {age_text(limit)})"
     return CheckOutcome(OK, text) if age <= limit else _late(text)
 
 

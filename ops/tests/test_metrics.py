@@ -273,6 +273,7 @@ def test_backups_locks_and_heartbeats_are_read_only():
 
     listing = client.get(reverse("admin:ops_backuprecord_changelist")).content.decode()
     assert "daily-2025-03-01.dump" in listing and "3.0 MB" in listing and "Failed verification" in listing
+    assert ">FAILED</strong>" in listing  # the row itself, not only the filter's label
     assert f'href="{PAGE}"' in listing
     assert reverse("admin:ops_backuprecord_add") not in listing
     assert client.get(reverse("admin:ops_backuprecord_add")).status_code == 403
