@@ -16,7 +16,7 @@ from functools import lru_cache, wraps
 
 from django.apps import apps
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import Min
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.http import HttpResponse, HttpResponseNotModified
@@ -107,7 +107,7 @@ def _wants_json(request) -> bool:
     fmt = request.GET.get("format")
     if fmt:
         return fmt == "json"
-    return "text/html" not in request.headers.get("Accept", "")
+    return "text/html" not in request.META.get("HTTP_ACCEPT", "")
 
 
 class _Lookup:
@@ -118,9 +118,9 @@ class _Lookup:
     def __init__(self, request):
         digest = hashlib.blake2b(request.get_full_path().encode(), digest_size=12).hexdigest()
         self.key = f"page:{digest}"
-        if_none_match = request.headers.get("If-None-Match", "")
+        if_none_match = request.META.get("HTTP_IF_NONE_MATCH", "")
         # `Cache-Control: no-cache` asks for a fresh answer: the view runs, and its result is stored.
-        fresh = "no-cache" in request.headers.get("Cache-Control", "")
+        fresh = "no-cache" in request.META.get("HTTP_CACHE_CONTROL", "")
         # One round trip: the version, the schedule, and the page stored as (version, body).
         wanted = [VERSION_KEY, NEXT_PUBLISH_KEY] + ([] if fresh or if_none_match else [self.key])
         values = cache.get_many(wanted)
@@ -143,6 +143,9 @@ def _stamp(response, etag: str) -> None:
     response["ETag"] = etag
     if response.status_code == 200:
         response["Cache-Control"] = "public, max-age=0, must-revalidate"
+        # Hits and stored misses are answered before CommonMiddleware, which would add it: without it a
+        # server sends the body chunked.
+        response["Content-Length"] = str(len(response.content))
     patch_vary_headers(response, ["Accept"])
 
 
@@ -155,10 +158,12 @@ def public_cache(view):
 
     @wraps(view)
     def wrapped(request, *args, **kwargs):
-        if not _cacheable(request):
-            return view(request, *args, **kwargs)
         # PublicCacheMiddleware has usually looked already; called directly (warm_cache), look now.
-        lookup = getattr(request, "_public_cache", None) or _Lookup(request)
+        lookup = getattr(request, "_public_cache", None)
+        if lookup is None:
+            if not _cacheable(request):
+                return view(request, *args, **kwargs)
+            lookup = _Lookup(request)
         if lookup.version is None:
             return view(request, *args, **kwargs)
         if lookup.response is not None:
@@ -177,40 +182,52 @@ def public_cache(view):
 
 
 @lru_cache(maxsize=1024)
-def _is_public_cache_view(resolver, path: str) -> bool:
+def _public_cache_match(resolver, path: str):
+    """The ResolverMatch of a public_cache view at `path`, or None."""
     # Django resolves the path again for the view; resolving it here as well took about 0.05 ms, an
     # eighth of a cache hit (docs/performance.md). Keyed by the resolver, which Django replaces when
     # the URLconf setting changes; the routes themselves are fixed for the life of the process.
     try:
         match = resolver.resolve(path)
     except Resolver404:
-        return False
-    return getattr(match.func, "public_cache", False)
+        return None
+    return match if getattr(match.func, "public_cache", False) else None
 
 
 class PublicCacheMiddleware:
     """
-    Answers hits and 304s of public_cache views before the session, authentication, CSRF and message
-    middleware run: none of them has anything to add to a public JSON page. Placed after the security
-    and request-id middleware, so their headers are still on every answer; the Host header is still
-    validated. A miss goes on down the chain carrying what the lookup found.
+    Serves public_cache views (public JSON, the same for everyone) before the session, authentication,
+    CSRF and message middleware: none of them has anything to add to such a page. A hit or a 304 is
+    answered from the cache; a miss that will be stored calls the view here, as Django's handler would,
+    so hits and misses go out through the same middleware with the same headers. Placed after the
+    security, request-id and X-Frame-Options middleware, so their headers are still on every answer;
+    the Host header is still validated.
+
+    A miss with the cache down goes on down the whole chain: nothing will be stored, and with a read
+    replica the pin middleware routes its reads as for any other page.
     """
 
     def __init__(self, get_response):
         self.get_response = get_response
+        # A view that must run in a transaction is left to Django's handler, which knows how.
+        self.call_views = not any(db["ATOMIC_REQUESTS"] for db in connections.settings.values())
 
     def __call__(self, request):
-        if (
-            request.path_info.startswith("/api/")
-            and _cacheable(request)
-            and _is_public_cache_view(get_resolver(get_urlconf()), request.path_info)
-        ):
-            request.get_host()  # DisallowedHost (400) for a host not in ALLOWED_HOSTS, as CommonMiddleware would
-            lookup = _Lookup(request)
-            if lookup.response is not None:
-                return lookup.response
-            request._public_cache = lookup
-        return self.get_response(request)
+        if not (request.path_info.startswith("/api/") and _cacheable(request)):
+            return self.get_response(request)
+        match = _public_cache_match(get_resolver(get_urlconf()), request.path_info)
+        if match is None:
+            return self.get_response(request)
+        request.get_host()  # DisallowedHost (400) for a host not in ALLOWED_HOSTS, as CommonMiddleware would
+        lookup = _Lookup(request)
+        if lookup.response is not None:
+            return lookup.response
+        request._public_cache = lookup
+        if lookup.version is None or not self.call_views:
+            return self.get_response(request)
+        # Exceptions propagate to the handler's converter around this middleware, as from the chain.
+        request.resolver_match = match
+        return match.func(request, *match.args, **match.kwargs)
 
 
 def cache_warm(paths, progress=None) -> dict[str, int]:

@@ -138,3 +138,61 @@ def test_the_middleware_follows_a_urlconf_change(api_client, settings):
     response = api_client.get("/api/v1/services/")
     assert response.json() == {"served_by": "another urlconf"}
     assert not response.has_header("ETag")
+
+
+def _session_middleware_calls():
+    from django.contrib.sessions.middleware import SessionMiddleware
+
+    return mock.patch.object(
+        SessionMiddleware, "process_request", autospec=True, side_effect=SessionMiddleware.process_request
+    )
+
+
+def test_a_miss_that_will_be_stored_skips_the_middleware_a_hit_skips(api_client, django_assert_num_queries):
+    # Sessions, CommonMiddleware, CSRF, auth and messages have nothing to add to a public page: the miss
+    # that fills the cache is served past them, as the hits after it are.
+    ServiceFactory(slug="direct")
+    with _session_middleware_calls() as session:
+        miss = api_client.get("/api/v1/services/")
+    assert session.call_count == 0
+    assert miss.status_code == 200 and [s["slug"] for s in miss.json()["results"]] == ["direct"]
+    assert miss.wsgi_request.resolver_match.url_name == "service-list"
+    with django_assert_num_queries(0):
+        assert api_client.get("/api/v1/services/").content == miss.content  # it was stored
+
+
+def test_a_miss_and_the_hit_it_stored_carry_the_same_headers(api_client):
+    ServiceFactory()
+    miss = api_client.get("/api/v1/services/")
+    hit = api_client.get("/api/v1/services/")
+    shared = ("Content-Type", "Content-Length", "ETag", "Cache-Control", "Vary", "X-Frame-Options")
+    assert [miss[h] for h in shared] == [hit[h] for h in shared]
+    assert hit["Content-Length"] == str(len(hit.content))  # not sent chunked
+    assert hit["X-Frame-Options"] == "DENY"
+
+
+def test_a_miss_with_the_cache_down_goes_through_the_whole_chain(api_client):
+    # Nothing will be stored: the page is served like any other (and, with a replica, routed like one).
+    ServiceFactory()
+    with mock.patch.object(caching, "cache", dead_redis()), _session_middleware_calls() as session:
+        assert api_client.get("/api/v1/services/").status_code == 200
+    assert session.call_count == 1
+
+
+def test_with_atomic_requests_a_miss_is_left_to_djangos_handler(api_client, monkeypatch):
+    # Django's handler wraps such a view in a transaction; the middleware would not.
+    from django.db import connections
+
+    monkeypatch.setitem(connections.settings["default"], "ATOMIC_REQUESTS", True)
+    ServiceFactory()
+    with _session_middleware_calls() as session:
+        assert api_client.get("/api/v1/services/").status_code == 200
+    assert session.call_count == 1
+
+
+def test_a_miss_for_an_unknown_slug_is_still_a_json_404(api_client):
+    with _session_middleware_calls() as session:
+        response = api_client.get("/api/v1/services/no-such-service/")
+    assert session.call_count == 0
+    assert response.status_code == 404
+    assert response.json()["error"]["code"]

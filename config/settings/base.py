@@ -53,14 +53,16 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "common.middleware.RequestContextMiddleware",
-    # Public API cache hits are answered here, before sessions, auth, CSRF and messages.
+    # Above the public cache, so its answers carry the header too.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Public API pages (hits, and misses that will be stored) are served here, before sessions, auth,
+    # CSRF and messages, which have nothing to add to them.
     "common.caching.PublicCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
