@@ -1,5 +1,6 @@
 from urllib import parse
 
+from django.utils.encoding import escape_uri_path
 from rest_framework.pagination import LimitOffsetPagination as _LimitOffsetPagination
 
 
@@ -23,17 +24,17 @@ class LimitOffsetPagination(_LimitOffsetPagination):
         return self._link(max(self.offset - self.limit, 0))
 
     def _link(self, offset: int) -> str:
-        # DRF's replace_query_param/remove_query_param, applied in one pass instead of two per link:
-        # the same sorted, re-encoded query, and no offset for the first page.
-        scheme, netloc, path, query, fragment = parse.urlsplit(self.request.get_full_path())
-        params = parse.parse_qs(query, keep_blank_values=True)
+        # DRF's replace_query_param/remove_query_param, applied in one pass instead of two per link,
+        # and from the query the request has already parsed: the same sorted, re-encoded query, and no
+        # offset for the first page.
+        params = dict(self.request.query_params.lists())
         params[self.limit_query_param] = [str(self.limit)]
         if offset:
             params[self.offset_query_param] = [str(offset)]
         else:
             params.pop(self.offset_query_param, None)
         query = parse.urlencode(sorted(params.items()), doseq=True)
-        return parse.urlunsplit((scheme, netloc, path, query, fragment))
+        return f"{escape_uri_path(self.request.path)}?{query}"
 
     def get_paginated_response_schema(self, schema):
         result = super().get_paginated_response_schema(schema)

@@ -18,7 +18,7 @@ import json
 import logging
 from datetime import datetime
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Min, Prefetch
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
 from django.utils import timezone
@@ -111,7 +111,18 @@ def case_study_page(*, ordering: str | None, limit: int, offset: int) -> tuple[i
     PublishableQuerySet.published().
     """
     now = timezone.now()
-    at = connection.ops.adapt_datetimefield_value(now)
+    db = connections[DEFAULT_DB_ALIAS]  # looked up once: each `connection.x` goes through a thread-local
+    at = db.ops.adapt_datetimefield_value(now)
+    with _prepared_cursor(db) as cursor:
+        cursor.execute(_page_sql(ordering), [at, at, at, limit, offset])
+        rows = cursor.fetchall()
+    # Past the last page there is no row to carry the total.
+    count = rows[0][2] if rows else CaseStudy.objects.published(at=now).count()
+    return count, _current((stale_pk, document) for stale_pk, document, _ in rows)
+
+
+@functools.cache
+def _page_sql(ordering: str | None) -> str:
     table = CaseStudy._meta.db_table
     # The status is written in, not bound: PostgreSQL can use the partial index of public rows only
     # when the statement itself proves `status = 'published'`, and only a plan that uses it is cheap
@@ -123,20 +134,14 @@ def case_study_page(*, ordering: str | None, limit: int, offset: int) -> tuple[i
     # The total is a scalar subquery, not COUNT(*) OVER (): a window would carry every public row,
     # document and all, through the executor to count them; the subquery counts index entries. The
     # database also says which documents are stale, so fresh rows send no id or time to be parsed.
-    sql = (
+    return (
         "SELECT CASE WHEN api_document = '' OR api_document_expires_at <= %s THEN id END, "  # noqa: S608
         f"api_document, (SELECT COUNT(*) FROM {table} WHERE {public}) "
         f"FROM {table} WHERE {public} ORDER BY {FAST_ORDERINGS[ordering]} LIMIT %s OFFSET %s"
     )
-    with _prepared_cursor() as cursor:
-        cursor.execute(sql, [at, at, at, limit, offset])
-        rows = cursor.fetchall()
-    # Past the last page there is no row to carry the total.
-    count = rows[0][2] if rows else CaseStudy.objects.published(at=now).count()
-    return count, _current((stale_pk, document) for stale_pk, document, _ in rows)
 
 
-def _prepared_cursor():
+def _prepared_cursor(db):
     """
     On PostgreSQL a cursor whose statements are parsed and planned once per connection; elsewhere
     Django's own.
@@ -148,17 +153,15 @@ def _prepared_cursor():
     after a rollback. Preparing needs `prepare_threshold` in the connection options
     (settings.database_config); without it psycopg binds server-side and prepares nothing.
     """
-    if connection.vendor != "postgresql":
-        return connection.cursor()
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    connection.validate_thread_sharing()
-    with connection.wrap_database_errors:
-        cursor = _prepared_cursor_class()(connection.connection)
+    if db.vendor != "postgresql":
+        return db.cursor()
+    db.close_if_health_check_failed()
+    db.ensure_connection()
+    db.validate_thread_sharing()
+    with db.wrap_database_errors:
+        cursor = _prepared_cursor_class()(db.connection)
     # Wrapped as Django wraps its own, so the statement is logged and counted like any other.
-    return (
-        connection.make_debug_cursor(cursor) if connection.queries_logged else connection.make_cursor(cursor)
-    )
+    return db.make_debug_cursor(cursor) if db.queries_logged else db.make_cursor(cursor)
 
 
 @functools.cache

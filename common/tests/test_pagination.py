@@ -34,9 +34,10 @@ def _drf_links(url, limit, offset, count):
         "?limit=3&limit=4&offset=2&offset=9",
     ],
 )
+@pytest.mark.parametrize("path", ["/api/v1/items/", "/api/v1/it%C3%A9ms/a%20b/"])
 @pytest.mark.parametrize("count", [0, 5, 50, 2000])
-def test_links_match_drfs_helpers(query, count):
-    request = Request(RequestFactory().get("/api/v1/items/" + query))
+def test_links_match_drfs_helpers(path, query, count):
+    request = Request(RequestFactory().get(path + query))
     paginator = LimitOffsetPagination()
     paginator.request = request
     paginator.limit = paginator.get_limit(request)

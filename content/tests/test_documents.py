@@ -19,8 +19,8 @@ from .factories import CaseStudyFactory, CaseStudyResultFactory, IndustryFactory
 pytestmark = pytest.mark.django_db
 
 
-def _list(api_client, query=""):
-    response = api_client.get(f"/api/v1/case-studies/{query}", HTTP_CACHE_CONTROL="no-cache")
+def _list(api_client, query="", **headers):
+    response = api_client.get(f"/api/v1/case-studies/{query}", HTTP_CACHE_CONTROL="no-cache", **headers)
     assert response.status_code == 200, response.content
     return response.json()
 
@@ -201,7 +201,9 @@ def test_the_default_listing_is_the_same_without_prepared_statements(api_client,
     ("query", "headers"),
     [
         ("?limit=2", {}),
+        ("?limit=2", {"HTTP_ACCEPT": "*/*"}),
         ("?limit=2&offset=1&ordering=title", {"HTTP_ACCEPT": "application/json"}),
+        ("?limit=2", {"HTTP_ACCEPT": "application/json; indent=4"}),
         ("?limit=2", {"HTTP_ACCEPT": "text/html"}),
         ("?format=json", {}),
         ("?limit=2", {"HTTP_ACCEPT": "application/xml"}),  # 406
@@ -224,6 +226,14 @@ def test_skipping_drfs_request_cycle_changes_nothing_a_client_sees(api_client, m
     monkeypatch.setattr(CaseStudyListApi, "dispatch", ListAPIView.dispatch)  # the full cycle
     assert fast == answer()
     assert fast[2]["Allow"] == "GET, HEAD, OPTIONS"
+
+
+@pytest.mark.parametrize("accept", [None, "*/*", "application/json"])
+def test_a_request_that_json_answers_for_sure_is_not_negotiated(api_client, accept):
+    CaseStudyFactory.create_batch(2)
+    headers = {"HTTP_ACCEPT": accept} if accept else {}
+    with mock.patch.object(CaseStudyListApi, "perform_content_negotiation", side_effect=AssertionError):
+        assert _list(api_client, "?limit=1", **headers)["count"] == 2
 
 
 def test_the_default_listing_skips_drfs_request_cycle(api_client):
