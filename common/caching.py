@@ -143,10 +143,15 @@ def _stamp(response, etag: str) -> None:
     response["ETag"] = etag
     if response.status_code == 200:
         response["Cache-Control"] = "public, max-age=0, must-revalidate"
-        # Hits and stored misses are answered before CommonMiddleware, which would add it: without it a
-        # server sends the body chunked.
-        response["Content-Length"] = str(len(response.content))
     patch_vary_headers(response, ["Accept"])
+
+
+def _with_length(response):
+    # What CommonMiddleware adds, which the pages served by PublicCacheMiddleware skip: without it a
+    # server sends the body chunked. A 304 has no body of its own to measure.
+    if response.status_code != 304 and not response.streaming and not response.has_header("Content-Length"):
+        response["Content-Length"] = str(len(response.content))
+    return response
 
 
 def _cacheable(request) -> bool:
@@ -221,13 +226,13 @@ class PublicCacheMiddleware:
         request.get_host()  # DisallowedHost (400) for a host not in ALLOWED_HOSTS, as CommonMiddleware would
         lookup = _Lookup(request)
         if lookup.response is not None:
-            return lookup.response
+            return _with_length(lookup.response)
         request._public_cache = lookup
         if lookup.version is None or not self.call_views:
             return self.get_response(request)
         # Exceptions propagate to the handler's converter around this middleware, as from the chain.
         request.resolver_match = match
-        return match.func(request, *match.args, **match.kwargs)
+        return _with_length(match.func(request, *match.args, **match.kwargs))
 
 
 def cache_warm(paths, progress=None) -> dict[str, int]:

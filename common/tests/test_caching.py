@@ -196,3 +196,4 @@ def test_a_miss_for_an_unknown_slug_is_still_a_json_404(api_client):
     assert session.call_count == 0
     assert response.status_code == 404
     assert response.json()["error"]["code"]
+    assert response["Content-Length"] == str(len(response.content))
