@@ -27,7 +27,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 class ReplicaPinMiddleware:
     """
     Sits before the session middleware, so that the session it saves on the way out counts as a write
-    and public-cache hits (answered earlier in the chain) never reach it.
+    and public-cache pages (hits, and the misses that fill the cache) never reach it: PublicCacheMiddleware
+    serves them earlier in the chain, and with no request state they read the primary.
     """
 
     def __init__(self, get_response):

@@ -154,18 +154,13 @@ def _in_transaction() -> bool:
     return any(not getattr(block, "_from_testcase", False) for block in blocks)
 
 
-def _filling_public_cache(request) -> bool:
-    # A public page about to be stored (common/caching.py) is served to everyone until the next content
-    # write: read from a lagging replica, it would stay stale long after the replica caught up. Misses
-    # are one per page per content version, so the primary barely notices them.
-    lookup = getattr(request, "_public_cache", None)
-    return lookup is not None and lookup.version is not None
-
-
 def _primary_for(state: ReadState | None) -> bool:
+    # No state: no request (tasks, commands), or a public page being filled into the cache, which
+    # PublicCacheMiddleware serves above the pin middleware (common/caching.py). Such a page is served
+    # to everyone until the next content write: read from a lagging replica, it would stay stale long
+    # after the replica caught up. Misses are one per page per content version, so the primary barely
+    # notices them.
     if state is None or state.primary or _in_transaction():
-        return True
-    if state.request is not None and _filling_public_cache(state.request):
         return True
     if not state.user_checked and state.request is not None:
         # API clients sending a token keep no cookie: their pin is found by user, once the user is
