@@ -82,8 +82,10 @@ def _child(scenario: str, requests: int) -> None:
 def _count(code: Path, scenario: str, requests: int, env: dict) -> int:
     with tempfile.TemporaryDirectory() as out:
         child = subprocess.Popen(
+            # -P: the script's own folder (bench/, with its uploads.py) stays off sys.path, so the project
+            # is imported from PYTHONPATH, i.e. from the version being counted.
             ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}/cg.%p",
-             sys.executable, str(ROOT / "bench" / "instructions.py"), "--child", scenario, str(requests)],
+             sys.executable, "-P", str(ROOT / "bench" / "instructions.py"), "--child", scenario, str(requests)],
             cwd=code, env={**env, "PYTHONPATH": str(code)}, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
