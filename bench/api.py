@@ -8,7 +8,11 @@ POSTs. Prints req/s, p50 and p99 for each and each throughput as a ratio to the 
 
 The machine is shared (a VM with noisy neighbours): every round runs the baseline and every scenario
 back to back, each ratio is taken against its own round's baseline, and the median over rounds is
-what counts.
+what counts. Beside each rate it prints the CPU time per request of every process involved
+(gunicorn, PostgreSQL, Redis, wrk, read from /proc): where the cost is, and whether the two cores were
+the limit (req/s close to 2 / CPU time). It moves with the rates from round to round (a busy
+neighbour slows the CPU itself), so it explains a noisy run but does not remove the noise;
+bench/instructions.py does, for the Django process alone.
 
     python bench/api.py [--scale 20] [--duration 5] [--rounds 3] [--connections 16]
 
@@ -19,6 +23,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -57,14 +62,38 @@ def _manage(env: dict, *args: str) -> str:
     return done.stdout
 
 
-def _wrk(path: str, seconds: int, connections: int, headers=(), script: str | None = None) -> dict:
+def _cpu_seconds(server_pid: int) -> float:
+    """CPU time so far of gunicorn (master and workers), PostgreSQL (every process) and Redis."""
+    ticks = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as stat_file:
+                stat = stat_file.read()
+        except OSError:  # gone in between
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()  # fields[1] is the parent, [11] and [12] utime, stime
+        if server_pid in (int(entry.name), int(fields[1])) or name in ("postgres", "redis-server"):
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _wrk(
+    path: str, seconds: int, connections: int, server_pid: int, headers=(), script: str | None = None
+) -> dict:
     command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
     for header in headers:
         command += ["-H", header]
     if script:
         command += ["-s", script]
+    server_before, wrk_before = _cpu_seconds(server_pid), resource.getrusage(resource.RUSAGE_CHILDREN)
     output = subprocess.run([*command, BASE + path], capture_output=True, text=True, check=True).stdout
+    server_after, wrk_after = _cpu_seconds(server_pid), resource.getrusage(resource.RUSAGE_CHILDREN)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    requests = int(re.search(r"(\d+) requests in", output).group(1))
+    wrk_cpu = (wrk_after.ru_utime + wrk_after.ru_stime) - (wrk_before.ru_utime + wrk_before.ru_stime)
 
     def latency(pct):
         value, unit = re.search(rf"\s{pct}%\s+([\d.]+)(us|ms|s)", output).groups()
@@ -76,6 +105,8 @@ def _wrk(path: str, seconds: int, connections: int, headers=(), script: str | No
         "p50": latency(50),
         "p99": latency(99),
         "errors": int(non2xx.group(1)) if non2xx else 0,
+        # CPU time per request of every process involved: less swayed by neighbours than req/s.
+        "cpu_ms": 1000 * (server_after - server_before + wrk_cpu) / max(requests, 1),
     }
 
 
@@ -153,17 +184,18 @@ def main() -> None:
             f"Warm-up, then {args.rounds} rounds of {args.duration}s per scenario, wrk -t2 -c{args.connections}, "
             f"gunicorn 2 workers, {os.cpu_count()} cores; {cases['rows']} published case studies.\n"
         )
-        _wrk("/bench/baseline/", 2, args.connections)
-        _wrk("/api/v1/services/", 2, args.connections)
+        _wrk("/bench/baseline/", 2, args.connections, server.pid)
+        _wrk("/api/v1/services/", 2, args.connections, server.pid)
         rounds = []
         for _ in range(args.rounds):
             results = {
-                name: _wrk(path, args.duration, args.connections, headers, lua)
+                name: _wrk(path, args.duration, args.connections, server.pid, headers, lua)
                 for name, path, headers, lua in scenarios
             }
-            base = results["baseline JsonResponse"]["rps"]
+            base = results["baseline JsonResponse"]
             for r in results.values():
-                r["ratio"] = r["rps"] / base
+                r["ratio"] = r["rps"] / base["rps"]
+                r["cpu_ratio"] = base["cpu_ms"] / r["cpu_ms"]
             results["services/ 304 (If-None-Match)"]["vs_cached"] = (
                 results["services/ 304 (If-None-Match)"]["rps"] / results["services/ cached"]["rps"]
             )
@@ -173,18 +205,29 @@ def main() -> None:
             return statistics.median(r[name][key] for r in rounds)
 
         print(
-            f"{'scenario':<34}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'x base':>8}{'non-2xx':>9}   (medians)"
+            f"{'scenario':<34}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'x base':>8}{'non-2xx':>9}"
+            f"{'CPU ms':>9}{'base/CPU':>10}   (medians)"
         )
         for name, *_ in scenarios:
             print(
                 f"{name:<34}{median(name, 'rps'):>10.0f}{median(name, 'p50'):>9.2f}{median(name, 'p99'):>9.2f}"
                 f"{median(name, 'ratio'):>8.2f}{sum(r[name]['errors'] for r in rounds):>9}"
+                f"{median(name, 'cpu_ms'):>9.3f}{median(name, 'cpu_ratio'):>10.2f}"
             )
         per_round = ", ".join(
             f"{r['services/ cached']['ratio']:.2f}/{r['case-studies/?limit=20 uncached']['ratio']:.2f}"
             for r in rounds
         )
         print(f"\nper round (cached/uncached x base): {per_round}")
+        per_round_cpu = ", ".join(
+            f"{r['services/ cached']['cpu_ratio']:.2f}/{r['case-studies/?limit=20 uncached']['cpu_ratio']:.2f}"
+            for r in rounds
+        )
+        print(f"per round (cached/uncached base/CPU): {per_round_cpu}")
+        print(
+            "CPU ms: CPU time per request of gunicorn, PostgreSQL, Redis and wrk together (/proc); base/CPU:\n"
+            "the baseline's CPU per request over the scenario's. The targets are the req/s ratios."
+        )
         targets = [
             ("cached list >= 0.7 x baseline", median("services/ cached", "ratio"), 0.7),
             ("uncached list >= 0.4 x baseline", median("case-studies/?limit=20 uncached", "ratio"), 0.4),
