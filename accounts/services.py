@@ -200,12 +200,44 @@ def _login_keys(*, email: str, ip: str) -> tuple[str, str]:
 def user_login(*, email: str, password: str, ip: str, request=None) -> IssuedToken:
     """
     Checks the credentials and issues a token, under two lockouts: per account (submitted address)
-    and per client address. A locked request is refused before the password is looked at, so the
-    right password does not get through a lockout either.
+    and per client address (_checked_under_lockout).
+    """
+    user = _checked_under_lockout(
+        email=email,
+        ip=ip,
+        check=lambda: authenticate(request, email=email, password=password),
+        failure_action="auth.login_failed",
+    )
+    if user is None:
+        raise InvalidCredentials()
+    with transaction.atomic():
+        return auth_token_create(user=user, via="login")
+
+
+def password_confirmed(*, user: User, password: str, ip: str) -> bool:
+    """
+    Whether `password` is the user's, for an action that a token alone must not be enough for (the
+    erasure of one's account). It counts towards the log-in lockouts: without them a stolen token
+    could guess the password here without limit, then log in with it anywhere. Raises LoginLocked.
+    """
+    return _checked_under_lockout(
+        email=user.email,
+        ip=ip,
+        check=lambda: bool(password) and user.check_password(password),
+        failure_action="auth.password_failed",
+    )
+
+
+def _checked_under_lockout(*, email: str, ip: str, check, failure_action: str):
+    """
+    Runs a credential check for `email` under the lockouts: per account (the address) and per client
+    address. A locked request is refused before the check runs, so the right password does not get
+    through a lockout either. Returns what `check` returned; a falsy result is a failure, counted and
+    audited as `failure_action`.
 
     The account counter is taken before the check (an attempt reserves its place), so parallel
-    guesses cannot all slip in under the limit; a successful log-in clears it. The address counter
-    counts failures only, so a busy office behind one address is not locked by its own log-ins.
+    guesses cannot all slip in under the limit; a success clears it. The address counter counts
+    failures only, so a busy office behind one address is not locked by its own log-ins.
     """
     window = settings.LOGIN_FAILURE_WINDOW
     account_limit = settings.LOGIN_MAX_FAILURES_PER_ACCOUNT
@@ -219,35 +251,40 @@ def user_login(*, email: str, password: str, ip: str, request=None) -> IssuedTok
     if not attempt.allowed:
         raise LoginLocked(retry_after=attempt.retry_after, scope="account")
 
-    user = authenticate(request, email=email, password=password)
-    if user is None:
+    result = check()
+    if not result:
         ip_hit = ratelimit.hit(ip_key, limit=ip_limit, window=window)
         _login_failure_record(
+            action=failure_action,
             email=email,
             account_failures=attempt.count,
             ip_failures=ip_hit.count,
             account_locked=attempt.count == account_limit,
             ip_locked=ip_hit.count == ip_limit,
         )
-        raise InvalidCredentials()
-
+        return result
     ratelimit.reset(account_key, window=window)
-    with transaction.atomic():
-        return auth_token_create(user=user, via="login")
+    return result
 
 
 def _login_failure_record(
-    *, email: str, account_failures: int, ip_failures: int, account_locked: bool, ip_locked: bool
+    *,
+    action: str,
+    email: str,
+    account_failures: int,
+    ip_failures: int,
+    account_locked: bool,
+    ip_locked: bool,
 ) -> None:
     """
-    The audit of a failed log-in: the user when the address is known, never the address itself.
-    `auth.locked` is written by the one failure whose count reaches the limit (the counters are
-    atomic), so once per window and scope, not once per refused attempt.
+    The audit of a failed log-in or password confirmation: the user when the address is known, never
+    the address itself. `auth.locked` is written by the one failure whose count reaches the limit (the
+    counters are atomic), so once per window and scope, not once per refused attempt.
     """
     target = User.objects.filter(email__iexact=normalize_email(email)).first()
     entity = {"entity": target} if target else {"entity_type": User._meta.label_lower}
     audit_record(
-        action="auth.login_failed",
+        action=action,
         changes={"account_failures": account_failures, "ip_failures": ip_failures},
         **entity,
     )

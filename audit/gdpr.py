@@ -27,6 +27,7 @@ from django.utils import timezone
 from knox.models import get_token_model
 
 from accounts.models import Role, User
+from accounts.services import password_confirmed
 from common.crypto import email_blind_index
 from submissions.models import FormSubmission
 from uploads.services import uploads_delete_for_user
@@ -235,9 +236,13 @@ def user_erase(*, user: User, actor: User | None = None, reason: str) -> Erasure
     return record
 
 
-def user_erase_self(*, user: User, password: str) -> ErasureRecord:
-    """The user's own erasure request: only with their password, so a stolen token alone cannot."""
-    if not password or not user.check_password(password):
+def user_erase_self(*, user: User, password: str, ip: str) -> ErasureRecord:
+    """
+    The user's own erasure request: only with their password, so a stolen token alone cannot. The
+    password check counts towards the log-in lockouts (accounts.services.password_confirmed), which
+    raises LoginLocked once they are reached.
+    """
+    if not password_confirmed(user=user, password=password, ip=ip):
         raise ValidationError({"password": [WRONG_PASSWORD]}, code="wrong_password")
     return user_erase(user=user, actor=user, reason=ErasureReason.SELF_SERVICE)
 

@@ -152,8 +152,10 @@ class MeApi(APIView):
         description=(
             "Deletes the account with your form submissions (including those sent as a visitor with the "
             "same e-mail address), uploads and their files, and every token. It cannot be undone: the "
-            "current password is required (a wrong or missing one gets 400 and changes nothing). 409 "
-            "when the account cannot be erased now: under legal hold, or the last active admin."
+            "current password is required (a wrong or missing one gets 400 and changes nothing); wrong "
+            "passwords count towards the log-in lockout, and once it is reached the request gets 429 with "
+            "Retry-After. 409 when the account cannot be erased now: under legal hold, or the last "
+            "active admin."
         ),
         request=UserEraseInputSerializer,
         responses={204: None},
@@ -163,9 +165,13 @@ class MeApi(APIView):
         serializer = UserEraseInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
-            user_erase_self(user=request.user, password=serializer.validated_data["password"])
+            user_erase_self(
+                user=request.user, password=serializer.validated_data["password"], ip=client_ip(request)
+            )
         except GdprRefused as refusal:
             raise ApiError(refusal.messages[0], status=409, code=refusal.code or "conflict") from None
+        except LoginLocked as locked:
+            raise Throttled(wait=locked.retry_after, detail="Too many failed password attempts.") from None
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -206,8 +206,29 @@ def test_delete_me_with_a_wrong_or_missing_password_changes_nothing():
     assert FormSubmission.objects.count() == 2 and FileUpload.objects.count() == 1
     assert _stored_files() == files_before
     assert not ErasureRecord.objects.exists() and not _journal_lines()
-    assert AuditLog.objects.count() == audit_before
+    # The wrong password is audited as a failed credential check (it counts towards the lockout).
+    added = AuditLog.objects.order_by("sequence")[audit_before:]
+    assert [(row.action, row.entity_id) for row in added] == [("auth.password_failed", str(user.pk))]
     assert client.get(ME).status_code == 200  # the token still works
+
+
+def test_wrong_passwords_at_delete_me_count_towards_the_log_in_lockout(settings):
+    # A stolen token must not be a way to guess the password without limit.
+    settings.LOGIN_MAX_FAILURES_PER_ACCOUNT = 3
+    user = _person()
+    client, _ = _token_client(user)
+    for _ in range(3):
+        assert client.delete(ME, {"password": "guess"}, format="json").status_code == 400
+    locked = client.delete(ME, {"password": PASSWORD}, format="json")
+    assert locked.status_code == 429, locked.content
+    assert int(locked["Retry-After"]) > 0
+    assert locked.json()["error"]["code"] == "throttled"
+    assert User.objects.filter(pk=user.pk).exists() and not ErasureRecord.objects.exists()
+    # The same counter as the log-in's: the right password does not log in either.
+    login = APIClient().post("/api/v1/auth/login/", {"email": EMAIL, "password": PASSWORD}, format="json")
+    assert login.status_code == 429
+    assert AuditLog.objects.filter(action="auth.password_failed").count() == 3
+    assert AuditLog.objects.filter(action="auth.locked", entity_id=str(user.pk)).count() == 1
 
 
 def test_delete_me_erases_every_row_and_file_and_keeps_only_ids_and_hashes(
