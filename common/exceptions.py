@@ -72,9 +72,13 @@ def database_pools_discard_broken() -> list[str]:
 def _service_unavailable(exc, response_class):
     logger.warning("Database unavailable: %s", exc)
     database_pools_discard_broken()
-    return response_class(
+    response = response_class(
         error_body(503, _UNAVAILABLE_MESSAGE), status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
     )
+    # Read by the replica's pin middleware (ops.middleware): a request that read the replica and failed
+    # this way rests the replica for a while.
+    response.database_unavailable = True
+    return response
 
 
 class ApiError(exceptions.APIException):

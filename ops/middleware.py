@@ -17,6 +17,7 @@ from .routers import (
     pin_cookie_valid,
     pin_cookie_value,
     pin_until,
+    replica_rest,
     request_reads,
     user_pin_set,
 )
@@ -38,6 +39,10 @@ class ReplicaPinMiddleware:
         unsafe = request.method not in SAFE_METHODS
         with request_reads(request, primary=unsafe or pin_cookie_valid(request)) as state:
             response = self.get_response(request)
+        if state.replica_read and getattr(response, "database_unavailable", False):
+            # Most likely the replica (the request read it); if it was the primary, resting the replica
+            # changes nothing for the worse.
+            replica_rest()
         if unsafe or state.wrote:
             self._pin(request, response)
         return response

@@ -17,8 +17,12 @@ Reads go to the replica and writes to the primary, except where a stale read wou
   through a token follows it there (a related object is read where its parent came from).
 
 The pin state lives in a contextvar: one per request, thread or task, never shared between them.
+
+A replica that fails a request (the database unavailable) is left alone for REPLICA_RETRY_SECONDS by
+that process, whose reads go to the primary meanwhile (replica_rest).
 """
 
+import logging
 import time
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -33,6 +37,8 @@ from django.utils.functional import LazyObject, empty
 
 DEFAULT = "default"
 REPLICA = "replica"
+
+logger = logging.getLogger(__name__)
 
 # Auth state is read from the primary by every request: see the module docstring.
 PRIMARY_ONLY_MODELS = frozenset({"knox.authtoken", "sessions.session"})
@@ -54,6 +60,7 @@ class ReadState:
     primary: bool = False
     wrote: bool = False
     user_checked: bool = False
+    replica_read: bool = False
 
 
 _state: ContextVar[ReadState | None] = ContextVar("replica_read_state", default=None)
@@ -89,6 +96,30 @@ def replica_reads():
         yield
     finally:
         _state.reset(token)
+
+
+# --- a replica that does not answer ---------------------------------------------------------------
+
+# Per process: each worker finds out for itself, at the cost of one failed request each.
+_replica_rest_until = 0.0
+
+
+def replica_rest() -> None:
+    """
+    Sends this process's reads to the primary for REPLICA_RETRY_SECONDS, after a request that read the
+    replica failed with the database unavailable (ops.middleware). The primary holds every row the
+    replica does, so the site keeps answering instead of failing every read until the replica is back;
+    the first read after the rest tries the replica again.
+    """
+    global _replica_rest_until
+    _replica_rest_until = _now() + settings.REPLICA_RETRY_SECONDS
+    logger.warning(
+        "Read replica unavailable: reads go to the primary for %ss", settings.REPLICA_RETRY_SECONDS
+    )
+
+
+def replica_resting() -> bool:
+    return _now() < _replica_rest_until
 
 
 # --- pins that outlive a request -----------------------------------------------------------------
@@ -182,7 +213,12 @@ class ReplicaRouter:
         instance = hints.get("instance")
         if instance is not None and instance._state.db == DEFAULT:
             return DEFAULT
-        return DEFAULT if _primary_for(_state.get()) else REPLICA
+        state = _state.get()
+        if _primary_for(state) or replica_resting():
+            return DEFAULT
+        if state is not None:
+            state.replica_read = True
+        return REPLICA
 
     def db_for_write(self, model, **hints):
         state = _state.get()

@@ -426,3 +426,5 @@ READINESS_STRICT = env.bool("READINESS_STRICT", default=False)
 # Read replica (ops/routers.py): after a request writes, its user reads from the primary for this long,
 # so that they see their own write whatever the replication lag.
 REPLICA_PIN_SECONDS = env.int("REPLICA_PIN_SECONDS", default=5)
+# A replica that failed a request gets this long before a worker reads it again (reads go to the primary).
+REPLICA_RETRY_SECONDS = env.int("REPLICA_RETRY_SECONDS", default=30)

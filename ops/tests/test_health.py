@@ -233,10 +233,25 @@ def test_a_check_thread_gives_its_database_connection_back():
 @pytest.mark.django_db(databases="__all__")
 def test_database_check_names_the_alias_that_fails():
     aliases = list(settings.DATABASES)
-    assert health.check_database(1.0) == CheckOutcome(OK, "SELECT 1 on " + ", ".join(aliases))
-    with connections[aliases[-1]].execute_wrapper(_fails_every_query):
+    assert aliases == ["default", "replica"]  # config/settings/test.py
+    assert health.check_database(1.0) == CheckOutcome(OK, "SELECT 1 on default, replica")
+    with connections["default"].execute_wrapper(_fails_every_query):
         outcome = health.check_database(1.0)
-    assert outcome == CheckOutcome(FAIL, f"{aliases[-1]}: OperationalError")
+    assert outcome == CheckOutcome(FAIL, "default: OperationalError")
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_a_replica_that_fails_only_warns_since_reads_fall_back_to_the_primary():
+    # Failing readiness for it would take every instance out of the load balancer at once.
+    with connections["replica"].execute_wrapper(_fails_every_query):
+        outcome = health.check_database(1.0)
+    assert outcome == CheckOutcome(WARN, "replica: OperationalError (reads go to the primary meanwhile)")
+    with (
+        connections["replica"].execute_wrapper(_fails_every_query),
+        connections["default"].execute_wrapper(_fails_every_query),
+    ):
+        both = health.check_database(1.0)
+    assert both == CheckOutcome(FAIL, "default: OperationalError; replica: OperationalError")
 
 
 def test_cache_check_round_trips_through_the_configured_cache():

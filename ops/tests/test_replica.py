@@ -7,7 +7,7 @@ code read. Both databases stay apart; nothing replicates between them here.
 import datetime
 
 import pytest
-from django.db import router, transaction
+from django.db import OperationalError, connections, router, transaction
 from django.http import JsonResponse
 from django.test import RequestFactory
 from django.utils import timezone
@@ -99,6 +99,37 @@ def test_a_plain_get_reads_the_replica(replica_on, split, uncached):
     response = APIClient().get(SERVICES, **FRESH)
     assert slugs(response) == {"on-replica"}
     assert PIN_COOKIE not in response.cookies
+
+
+def _replica_fails(execute, sql, params, many, context):
+    raise OperationalError("connection to server at replica failed: Connection refused")
+
+
+def test_a_replica_that_fails_a_read_rests_and_reads_go_to_the_primary(
+    replica_on, split, uncached, clock, monkeypatch, settings
+):
+    monkeypatch.setattr(routers, "_replica_rest_until", 0.0)
+    settings.REPLICA_RETRY_SECONDS = 30
+    with connections["replica"].execute_wrapper(_replica_fails):
+        failed = APIClient().get(SERVICES, **FRESH)
+        assert failed.status_code == 503 and failed["Retry-After"]
+        assert slugs(APIClient().get(SERVICES, **FRESH)) == {"on-primary"}  # resting: the primary
+        clock.now += 31
+        assert APIClient().get(SERVICES, **FRESH).status_code == 503  # tried again: still down
+    assert slugs(APIClient().get(SERVICES, **FRESH)) == {"on-primary"}  # resting again
+    clock.now += 31
+    assert slugs(APIClient().get(SERVICES, **FRESH)) == {"on-replica"}  # back
+
+
+def test_a_failure_of_a_request_that_read_only_the_primary_does_not_rest_the_replica(
+    replica_on, split, uncached, monkeypatch
+):
+    monkeypatch.setattr(routers, "_replica_rest_until", 0.0)
+    with connections["default"].execute_wrapper(_replica_fails):
+        client = APIClient()
+        # A POST reads and writes only the primary.
+        assert client.post(DEMO, demo(["on-primary"]), format="json").status_code == 503
+    assert not routers.replica_resting()
 
 
 def test_a_public_page_for_the_cache_is_read_from_the_primary(replica_on, split):
