@@ -140,9 +140,9 @@ class _Lookup:
 
 
 def _stamp(response, etag: str) -> None:
+    # A 304 carries the validators and caching headers its 200 would (RFC 9110, 15.4.5).
     response["ETag"] = etag
-    if response.status_code == 200:
-        response["Cache-Control"] = "public, max-age=0, must-revalidate"
+    response["Cache-Control"] = "public, max-age=0, must-revalidate"
     patch_vary_headers(response, ["Accept"])
 
 

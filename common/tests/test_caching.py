@@ -39,6 +39,9 @@ def test_if_none_match_answers_304_without_running_the_view(api_client, django_a
     assert response.status_code == 304
     assert response["ETag"] == etag
     assert response.content == b""
+    # The headers its 200 would carry for caches (RFC 9110, 15.4.5).
+    assert response["Cache-Control"] == "public, max-age=0, must-revalidate"
+    assert response["Vary"] == "Accept"
 
 
 def test_a_write_retires_cached_pages_on_commit(api_client, django_capture_on_commit_callbacks):
