@@ -76,7 +76,10 @@ def _erasure_journal(settings, tmp_path):
 
 @pytest.fixture
 def admin_client(db):
-    """A Django test client logged in as a new admin (`client.admin`), for the admin's own pages."""
+    """
+    A Django test client logged in as a new admin (`client.admin`), for the admin's own pages. It
+    replaces pytest-django's fixture of the same name, which logs in a superuser: here admins hold a role.
+    """
     from django.test import Client
 
     from accounts.models import Role

@@ -62,6 +62,27 @@ def _manage(env: dict, *args: str) -> str:
     return done.stdout
 
 
+def _seed(env: dict, database_url: str, redis_url: str, scale: int) -> None:
+    """A new database with seed_demo --scale, vacuumed and analyzed, and an empty Redis db."""
+    admin_url, db_name = database_url.rsplit("/", 1)
+    for sql in (f'DROP DATABASE IF EXISTS "{db_name}"', f'CREATE DATABASE "{db_name}"'):
+        subprocess.run(["psql", f"{admin_url}/postgres", "-qc", sql], check=True)
+    subprocess.run(["redis-cli", "-u", redis_url, "FLUSHDB"], check=True, capture_output=True)
+    print(f"Seeding {db_name} (seed_demo --scale {scale}) ...", flush=True)
+    _manage(env, "migrate", "--noinput", "-v0")
+    env_admin = {
+        **env,
+        "FIRST_ADMIN_EMAIL": "bench@example.com",
+        "FIRST_ADMIN_PASSWORD": "bench-password-long-1",
+    }
+    _manage(env_admin, "bootstrap")
+    _manage(env, "seed_demo", "--scale", str(scale), "--force")
+    # This machine's PostgreSQL runs with autovacuum off. On a real server autovacuum vacuums and
+    # analyzes a freshly loaded table within a minute; without statistics the planner misjudges the
+    # page statement and re-plans it on every execution (docs/performance.md).
+    subprocess.run(["psql", database_url, "-qc", "VACUUM ANALYZE"], check=True)
+
+
 def _cpu_seconds(server_pid: int) -> float:
     """CPU time so far of gunicorn (master and workers), PostgreSQL (every process) and Redis."""
     ticks = 0
@@ -121,25 +142,7 @@ def main() -> None:
     args = parser.parse_args()
 
     env = _env(args.database_url, args.redis_url)
-    admin_url, db_name = args.database_url.rsplit("/", 1)
-    subprocess.run(
-        ["psql", f"{admin_url}/postgres", "-qc", f'DROP DATABASE IF EXISTS "{db_name}"'], check=True
-    )
-    subprocess.run(["psql", f"{admin_url}/postgres", "-qc", f'CREATE DATABASE "{db_name}"'], check=True)
-    subprocess.run(["redis-cli", "-u", args.redis_url, "FLUSHDB"], check=True, capture_output=True)
-    print(f"Seeding {db_name} (seed_demo --scale {args.scale}) ...", flush=True)
-    _manage(env, "migrate", "--noinput", "-v0")
-    env_admin = {
-        **env,
-        "FIRST_ADMIN_EMAIL": "bench@example.com",
-        "FIRST_ADMIN_PASSWORD": "bench-password-long-1",
-    }
-    _manage(env_admin, "bootstrap")
-    _manage(env, "seed_demo", "--scale", str(args.scale), "--force")
-    # This machine's PostgreSQL runs with autovacuum off. On a real server autovacuum vacuums and
-    # analyzes a freshly loaded table within a minute; without statistics the planner misjudges the
-    # page statement and re-plans it on every execution (docs/performance.md).
-    subprocess.run(["psql", args.database_url, "-qc", "VACUUM ANALYZE"], check=True)
+    _seed(env, args.database_url, args.redis_url, args.scale)
 
     server = subprocess.Popen(
         [PY, "-m", "gunicorn", "config.wsgi:application", "--workers", "2", "--bind", f"127.0.0.1:{PORT}",
@@ -157,7 +160,7 @@ def main() -> None:
             sys.exit("gunicorn did not start")
         with urllib.request.urlopen(BASE + "/api/v1/services/") as response:
             etag = response.headers["ETag"]
-        cases = dict(rows=0)
+        cases = {}
         with urllib.request.urlopen(BASE + "/api/v1/case-studies/?limit=20") as response:
             cases["rows"] = json.load(response)["count"]
 

@@ -132,16 +132,11 @@ def main() -> None:
 
     # Imported here, not at the top: a counted child must import the project from its own PYTHONPATH.
     sys.path.insert(0, str(ROOT))
-    from bench.api import _env, _manage
+    from bench.api import _env, _seed
 
     env = _env(args.database_url, args.redis_url)
     if args.seed:
-        admin_url, db_name = args.database_url.rsplit("/", 1)
-        for sql in (f'DROP DATABASE IF EXISTS "{db_name}"', f'CREATE DATABASE "{db_name}"'):
-            subprocess.run(["psql", f"{admin_url}/postgres", "-qc", sql], check=True)
-        _manage(env, "migrate", "--noinput", "-v0")
-        _manage(env, "seed_demo", "--scale", str(args.scale), "--force")
-        subprocess.run(["psql", args.database_url, "-qc", "VACUUM ANALYZE"], check=True)
+        _seed(env, args.database_url, args.redis_url, args.scale)
 
     versions = {"this tree": ROOT}
     worktree = None

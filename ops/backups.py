@@ -43,6 +43,7 @@ from audit.services import audit_record
 
 from . import backup_files
 from .models import BackupRecord, BackupTier, VerifyStatus
+from .selectors import backup_newest_verified
 
 logger = logging.getLogger(__name__)
 
@@ -690,9 +691,7 @@ def backups_prune(*, dry_run: bool = False, now: datetime | None = None, actor=N
     """
     now = now or timezone.now()
     result = PruneResult()
-    newest_verified = (
-        BackupRecord.objects.filter(verify_status=VerifyStatus.PASSED).order_by("-created_at").first()
-    )
+    newest_verified = backup_newest_verified()
     if newest_verified is not None:
         result.kept_newest_verified = newest_verified.name
     storage = _storage()

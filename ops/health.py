@@ -33,6 +33,8 @@ from django_redis.cache import RedisCache as DjangoRedisCache
 
 from common.exceptions import DATABASE_UNAVAILABLE, database_pools_discard_broken
 
+from .routers import REPLICA
+
 logger = logging.getLogger(__name__)
 
 OK = "ok"
@@ -157,7 +159,7 @@ def check_database(timeout: float) -> CheckOutcome:
     if not failed:
         return CheckOutcome(OK, "SELECT 1 on " + ", ".join(settings.DATABASES))
     detail = "; ".join(text for _, text in failed)
-    if any(alias != "replica" for alias, _ in failed):
+    if any(alias != REPLICA for alias, _ in failed):
         return CheckOutcome(FAIL, detail)
     return CheckOutcome(WARN, detail + " (reads go to the primary meanwhile)")
 
@@ -242,15 +244,10 @@ def check_clamav(timeout: float) -> CheckOutcome:
 
 def check_backup(timeout: float) -> CheckOutcome:
     """The newest backup that a restore verified (by when it was taken): an unverified one proves little."""
-    from .models import BackupRecord, VerifyStatus
+    from .selectors import backup_newest_verified
 
-    taken_at = (
-        BackupRecord.objects.filter(verify_status=VerifyStatus.PASSED)
-        .order_by("-created_at")
-        .values_list("created_at", flat=True)
-        .first()
-    )
-    age = None if taken_at is None else timezone.now() - taken_at
+    newest = backup_newest_verified()
+    age = None if newest is None else timezone.now() - newest.created_at
     return _age_outcome(
         age,
         settings.READINESS_BACKUP_MAX_AGE,

@@ -66,10 +66,6 @@ class ReadState:
 _state: ContextVar[ReadState | None] = ContextVar("replica_read_state", default=None)
 
 
-def read_state() -> ReadState | None:
-    return _state.get()
-
-
 @contextmanager
 def request_reads(request: HttpRequest, *, primary: bool):
     """The state of one request, for ops.middleware.ReplicaPinMiddleware."""
@@ -214,7 +210,8 @@ class ReplicaRouter:
         if instance is not None and instance._state.db == DEFAULT:
             return DEFAULT
         state = _state.get()
-        if _primary_for(state) or replica_resting():
+        # Resting first: while it rests every read goes to the primary, and _primary_for may read the cache.
+        if replica_resting() or _primary_for(state):
             return DEFAULT
         if state is not None:
             state.replica_read = True

@@ -50,5 +50,4 @@ DATABASES["replica"] = {  # noqa: F405
     "OPTIONS": dict(DATABASES["default"]["OPTIONS"]),  # noqa: F405
     "TEST": {},
 }
-if "ops.middleware.ReplicaPinMiddleware" in MIDDLEWARE:  # noqa: F405
-    MIDDLEWARE = [m for m in MIDDLEWARE if m != "ops.middleware.ReplicaPinMiddleware"]  # noqa: F405
+MIDDLEWARE = [m for m in MIDDLEWARE if m != "ops.middleware.ReplicaPinMiddleware"]  # noqa: F405

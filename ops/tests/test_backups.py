@@ -460,16 +460,10 @@ def test_a_table_with_unhashable_column_types_is_checksummed_by_its_text(content
             cursor.execute("DROP TABLE backup_probe")
 
 
-def test_the_admin_shows_a_backup_as_an_operator_reads_it(content):
-    from django.test import Client
-
-    from accounts.models import Role
-    from accounts.tests.factories import UserFactory
-
+def test_the_admin_shows_a_backup_as_an_operator_reads_it(content, admin_client):
     record = backups.backup_create(tier=BackupTier.DAILY)
     backups.backup_verify(record.name)
-    client = Client()
-    client.force_login(UserFactory(role=Role.ADMIN))
+    client = admin_client
 
     listing = client.get("/admin/ops/backuprecord/")
     assert listing.status_code == 200
@@ -481,3 +475,4 @@ def test_the_admin_shows_a_backup_as_an_operator_reads_it(content):
     assert "<td>content_service</td>" in page  # the per-table rows, not a JSON blob
     assert '"checksum"' not in page
     assert client.post(f"/admin/ops/backuprecord/{record.pk}/delete/").status_code == 403
+    assert BackupRecord.objects.filter(pk=record.pk).exists()

@@ -241,11 +241,15 @@ def test_page_shows_the_real_figures():
         assert "On PostgreSQL only:" in page
 
 
+@pytest.mark.django_db(databases=["default", "replica"])
 def test_page_switches_database_and_ignores_unknown_ones():
     client = client_for(Role.ADMIN)
     page = client.get(PAGE, {"database": "nope"}).content.decode()
     assert "(alias default)" in page
     assert '<option value="replica">replica</option>' in page
+    switched = client.get(PAGE, {"database": "replica"}).content.decode()
+    assert "(alias replica)" in switched and "(alias default)" not in switched
+    assert '<option value="replica" selected>replica</option>' in switched
 
 
 def test_the_index_links_the_page_for_every_staff_member():
