@@ -39,8 +39,9 @@ class UserManager(BaseUserManager):
     use_in_migrations = True
 
     def get_by_natural_key(self, username):
-        # Log-in is case-insensitive, like the uniqueness of the address.
-        return self.get(email__iexact=normalize_email(username))
+        # Exact on the normalised form (common.crypto.normalize_email): every spelling that folds to the
+        # stored address is that account, and no other spelling is; never `iexact` (see user_by_email).
+        return self.get(email=normalize_email(username))
 
     # createsuperuser and the tests use these; application code goes through accounts.services.
     def create_user(self, email, password=None, **fields):

@@ -1,3 +1,5 @@
+from common.crypto import normalize_email
+
 from .models import THEMES, User, default_preferences
 
 
@@ -13,3 +15,12 @@ def user_preferences(*, user: User) -> dict:
     if stored.get("theme") in THEMES:
         preferences["theme"] = stored["theme"]
     return preferences
+
+
+def user_by_email(*, email: str) -> User | None:
+    """
+    The user with this address in any spelling that normalises to it. An exact match on the
+    normalised form, never `iexact`: PostgreSQL's UPPER() folds letters (ı to I) that the lockout key
+    does not, and a lookup wider than the key is a way around the lockout.
+    """
+    return User.objects.filter(email=normalize_email(email)).first()

@@ -16,7 +16,7 @@ from common import ratelimit
 from common.crypto import email_blind_index, normalize_email
 
 from .models import Role, User
-from .selectors import user_preferences
+from .selectors import user_by_email, user_preferences
 
 EDITORS_GROUP = "Editors"
 # The apps whose models editors manage: content and impact only.
@@ -155,7 +155,7 @@ def auth_token_create(*, user: User, via: str) -> IssuedToken:
 
 
 def _email_taken(email: str) -> bool:
-    return User.objects.filter(email__iexact=normalize_email(email)).exists()
+    return user_by_email(email=email) is not None
 
 
 @transaction.atomic
@@ -281,7 +281,7 @@ def _login_failure_record(
     the address itself. `auth.locked` is written by the one failure whose count reaches the limit (the
     counters are atomic), so once per window and scope, not once per refused attempt.
     """
-    target = User.objects.filter(email__iexact=normalize_email(email)).first()
+    target = user_by_email(email=email)
     entity = {"entity": target} if target else {"entity_type": User._meta.label_lower}
     audit_record(
         action=action,

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import Role, User
+from accounts.selectors import user_by_email
 from accounts.services import user_create
 from common.caching import content_version_bump
 from common.crypto import email_blind_index
@@ -48,7 +49,7 @@ def bootstrap_run(*, admin_email: str = "", admin_password: str = "") -> Bootstr
         raise SetupError("Set FIRST_ADMIN_EMAIL (and FIRST_ADMIN_PASSWORD) to create the first admin.")
 
     generated = None
-    existing = User.objects.filter(email__iexact=admin_email).first()
+    existing = user_by_email(email=admin_email)
     if existing is None:
         password = admin_password or settings.FIRST_ADMIN_PASSWORD
         if not password:

@@ -23,7 +23,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, email, output, **options):
-        user = User.objects.filter(email__iexact=normalize_email(email)).first()
+        user = User.objects.filter(email=normalize_email(email)).first()
         if user is None:
             raise CommandError(f"No user with the e-mail address {email!r}.")
         document = user_export(user=user, actor=None)
