@@ -202,6 +202,17 @@ def user_login(*, email: str, password: str, ip: str, request=None) -> IssuedTok
     Checks the credentials and issues a token, under two lockouts: per account (submitted address)
     and per client address (_checked_under_lockout).
     """
+    user = user_authenticate(email=email, password=password, ip=ip, request=request)
+    with transaction.atomic():
+        return auth_token_create(user=user, via="login")
+
+
+def user_authenticate(*, email: str, password: str, ip: str, request=None) -> User:
+    """
+    The credential check of every log-in path (API token, admin form, browsable API form), under the
+    one lockout per account and per client address. Raises LoginLocked or InvalidCredentials. The
+    authentication backend itself counts nothing, so each attempt is counted once, here.
+    """
     user = _checked_under_lockout(
         email=email,
         ip=ip,
@@ -210,8 +221,16 @@ def user_login(*, email: str, password: str, ip: str, request=None) -> IssuedTok
     )
     if user is None:
         raise InvalidCredentials()
-    with transaction.atomic():
-        return auth_token_create(user=user, via="login")
+    return user
+
+
+@transaction.atomic
+def session_login_record(*, user: User, via: str) -> None:
+    """
+    The audit of a session log-in (the admin's or the browsable API's form), as auth_token_create
+    records a token log-in. Django's login() that follows sets last_login.
+    """
+    audit_record(actor=user, action="auth.login", entity=user, changes={"via": via})
 
 
 def password_confirmed(*, user: User, password: str, ip: str) -> bool:

@@ -2,11 +2,14 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts.forms import AdminLoginForm
 from ops.views import healthz, readyz
 
 admin.site.site_header = "IndiVillage administration"
 admin.site.site_title = "IndiVillage admin"
 admin.site.index_title = "Content, impact and operations"
+# The admin's log-in shares the API's lockout and audit (accounts.services.user_authenticate).
+admin.site.login_form = AdminLoginForm
 
 api_v1 = [
     path("", include("content.api.urls")),
@@ -19,8 +22,9 @@ api_v1 = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
-    # Session log-in for the browsable API (CSRF-protected); API clients use tokens.
-    path("api/auth/", include("rest_framework.urls")),
+    # Session log-in for the browsable API (CSRF-protected), under the log-in lockout; API clients use
+    # tokens.
+    path("api/auth/", include("accounts.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("healthz", healthz, name="healthz"),
