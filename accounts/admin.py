@@ -13,6 +13,7 @@ from audit.gdpr import GdprRefused, user_erase, user_export
 from audit.models import ErasureReason
 from audit.selectors import user_erasure_preview
 
+from .forms import UserPasswordForm, password_actor
 from .models import Role, User
 from .services import user_admin_update, user_create
 
@@ -41,6 +42,7 @@ class UserAdmin(DjangoUserAdmin):
 
     form = UserEditForm
     add_form = UserCreateForm
+    change_password_form = UserPasswordForm
     ordering = ["email"]
     list_display = ["email", "name", "company", "role", "is_active", "last_login"]
     list_filter = ["role", "is_active", "legal_hold"]
@@ -82,6 +84,14 @@ class UserAdmin(DjangoUserAdmin):
         )
         # The admin goes on with `obj` (messages, redirect): make it the row just created.
         obj.pk, obj._state.adding, obj._state.db = created.pk, False, created._state.db
+
+    def user_change_password(self, request, id, form_url=""):
+        # UserPasswordForm saves through user_password_set, which records the acting admin.
+        token = password_actor.set(request.user)
+        try:
+            return super().user_change_password(request, id, form_url)
+        finally:
+            password_actor.reset(token)
 
     def save_related(self, request, form, formsets, change):
         # Groups and permissions follow the role (accounts.services.user_role_apply); nothing to save.

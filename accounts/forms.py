@@ -1,12 +1,13 @@
 """
-The session log-in forms (the admin's and the browsable API's). Each goes
-through the services the API uses: one lockout, one audit trail.
+The session log-in forms (the admin's and the browsable API's) and the admin's password form. Each goes
+through the services the API uses: one lockout, one audit trail, one password change.
 """
 
 import math
+from contextvars import ContextVar
 
 from django.contrib.admin.forms import AdminAuthenticationForm
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AdminPasswordChangeForm, AuthenticationForm
 from django.core.exceptions import ValidationError
 
 from common.net import client_ip
@@ -16,6 +17,7 @@ from .services import (
     LoginLocked,
     session_login_record,
     user_authenticate,
+    user_password_set,
 )
 
 
@@ -62,3 +64,20 @@ class BrowsableApiLoginForm(LockoutLoginMixin, AuthenticationForm):
 
     via = "browsable-api"
 
+
+# The acting admin for UserPasswordForm.save(): Django's password view builds the form without the
+# request, so UserAdmin.user_change_password sets this around the view (a ContextVar: per request).
+password_actor: ContextVar = ContextVar("password_actor", default=None)
+
+
+class UserPasswordForm(AdminPasswordChangeForm):
+    """The admin's "change password" form, saved through user_password_set (tokens revoked, audited)."""
+
+    def save(self, commit=True):
+        usable = self.cleaned_data.get("set_usable_password", True)
+        return user_password_set(
+            user=self.user,
+            password=self.cleaned_data["password1"] if usable else None,
+            actor=password_actor.get(),
+            via="admin",
+        )

@@ -1,7 +1,9 @@
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils.crypto import salted_hmac
 from django_countries.fields import CountryField
 from django_cryptography.fields import encrypt
 
@@ -16,6 +18,7 @@ class Role(models.TextChoices):
 
 
 THEMES = ("light", "dark")
+SESSION_HASH_SALT = "accounts.User.get_session_auth_hash"
 
 
 def default_preferences() -> dict:
@@ -82,6 +85,8 @@ class User(BaseModel, AbstractBaseUser, PermissionsMixin):
         default=False, help_text="Retention and anonymisation skip a user on legal hold."
     )
     anonymized_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Moved on by "log out everywhere" (accounts.services.user_logout_all); see get_session_auth_hash.
+    session_generation = models.PositiveIntegerField(default=0, editable=False)
 
     objects = UserManager()
 
@@ -111,6 +116,25 @@ class User(BaseModel, AbstractBaseUser, PermissionsMixin):
     def clean(self):
         super().clean()
         self.email = normalize_email(self.email)
+
+    # Django ends a session whose stored hash no longer matches this one. Mixing the session generation
+    # in ends every session of the user at once without a password change; at generation 0 the hash is
+    # Django's own, so sessions made before this field existed stay valid.
+    def get_session_auth_hash(self):
+        if not self.session_generation:
+            return super().get_session_auth_hash()
+        return self._generation_session_hash(secret=None)
+
+    def get_session_auth_fallback_hash(self):
+        if not self.session_generation:
+            yield from super().get_session_auth_fallback_hash()
+            return
+        for secret in settings.SECRET_KEY_FALLBACKS:
+            yield self._generation_session_hash(secret=secret)
+
+    def _generation_session_hash(self, *, secret):
+        value = f"{self.password}:{self.session_generation}"
+        return salted_hmac(SESSION_HASH_SALT, value, secret=secret, algorithm="sha256").hexdigest()
 
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN

@@ -6,6 +6,7 @@ from django.contrib.auth import authenticate, password_validation
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from django_countries.fields import Country
 from knox.models import get_token_model
@@ -313,6 +314,53 @@ def _login_failure_record(
             audit_record(action="auth.locked", changes={"scope": scope, "window": window}, **entity)
 
 
+def _tokens_revoke(*, user: User) -> int:
+    deleted, _ = get_token_model().objects.filter(user=user).delete()
+    return deleted
+
+
+@transaction.atomic
+def user_password_set(*, user: User, password: str | None, actor: User | None, via: str) -> User:
+    """
+    Every password change (an admin's, the user's own, a reset) goes through here: the password rules
+    are applied, the new password is set (None: password log-in disabled), every API token of the user
+    is deleted, and the change is audited without the password. Sessions end by themselves: Django's
+    session auth hash is made from the password hash, so every session made before no longer matches.
+    A caller who changes their own password over a session keeps it with update_session_auth_hash().
+    """
+    if password is None:
+        user.set_unusable_password()
+    else:
+        try:
+            password_validation.validate_password(password, user=user)
+        except ValidationError as error:
+            raise ValidationError({"password": error.messages}) from None
+        user.set_password(password)
+    user.save(update_fields=["password", "updated_at"])
+    revoked = _tokens_revoke(user=user)
+    audit_record(
+        actor=actor,
+        action="auth.password_changed",
+        entity=user,
+        changes={"via": via, "usable": password is not None, "api_logins_revoked": revoked},
+    )
+    return user
+
+
+@transaction.atomic
+def user_logout_all(*, user: User) -> int:
+    """
+    "Log out everywhere": deletes every API token of the user and ends every session, by moving the
+    user's session generation on (it is part of the session auth hash, User.get_session_auth_hash).
+    Returns the number of tokens revoked.
+    """
+    revoked = _tokens_revoke(user=user)
+    User.objects.filter(pk=user.pk).update(session_generation=F("session_generation") + 1)
+    user.refresh_from_db(fields=["session_generation"])
+    audit_record(actor=user, action="auth.logout_all", entity=user, changes={"api_logins_revoked": revoked})
+    return revoked
+
+
 @transaction.atomic
 def user_logout(*, user: User, token) -> None:
     """Revokes one token: the one the client presented. The user's other devices stay logged in."""
@@ -377,6 +425,9 @@ def user_admin_update(*, user: User, actor: User, changed: list[str]) -> User:
     stored = User.objects.get(pk=user.pk)
     role, is_active = user.role, user.is_active
     user.role, user.is_active = stored.role, stored.is_active
+    # Credentials are not this form's business: a password change or "log out everywhere" made while
+    # the form was open must not be undone (nor ended sessions revived) by saving it.
+    user.password, user.session_generation = stored.password, stored.session_generation
     user.full_clean()
     user.save()
     profile = sorted(set(changed) - {"role", "is_active"})

@@ -1,11 +1,12 @@
 from django.urls import path
 
-from .views import LoginApi, LogoutApi, MeApi, MeExportApi, RegisterApi
+from .views import LoginApi, LogoutAllApi, LogoutApi, MeApi, MeExportApi, RegisterApi
 
 urlpatterns = [
     path("auth/register/", RegisterApi.as_view(), name="auth-register"),
     path("auth/login/", LoginApi.as_view(), name="auth-login"),
     path("auth/logout/", LogoutApi.as_view(), name="auth-logout"),
+    path("auth/logout-all/", LogoutAllApi.as_view(), name="auth-logout-all"),
     path("me/", MeApi.as_view(), name="me-detail"),
     path("me/export/", MeExportApi.as_view(), name="me-export"),
 ]

@@ -1,3 +1,4 @@
+from django.contrib.auth import logout
 from django.utils import timezone
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -15,6 +16,7 @@ from accounts.services import (
     LoginLocked,
     user_login,
     user_logout,
+    user_logout_all,
     user_register,
     user_update,
 )
@@ -103,6 +105,30 @@ class LogoutApi(APIView):
     )
     def post(self, request):
         user_logout(user=request.user, token=request.auth)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LogoutAllApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="auth_logout_all",
+        summary="Log out everywhere: revoke every token and end every session of yours",
+        description=(
+            "Every API token of the caller stops working (this one too) and every session (the admin's, "
+            "the browsable API's) ends, on every device. Works with a token or a session (a session "
+            "needs the CSRF token). Log in again for a new token. Changing a password does the same."
+        ),
+        request=None,
+        responses={204: None},
+    )
+    def post(self, request):
+        user_logout_all(user=request.user)
+        if request.auth is None:
+            # Session-authenticated: the generation change already ends this session; flushing it
+            # also drops its row and hands the browser a fresh, empty session.
+            logout(request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

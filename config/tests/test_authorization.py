@@ -87,6 +87,7 @@ MATRIX = {
         _everyone(200),
     ),
     ("POST", "/api/v1/auth/logout/"): (lambda ctx: {}, {**_signed_in(204)}),
+    ("POST", "/api/v1/auth/logout-all/"): (lambda ctx: {}, _signed_in(204)),
     ("GET", "/api/v1/me/"): (None, _signed_in(200)),
     ("GET", "/api/v1/uploads/"): (None, _signed_in(200)),
     ("POST", "/api/v1/uploads/"): (
