@@ -2,7 +2,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.contrib.auth import authenticate, password_validation
+from django.contrib.auth import authenticate, logout, password_validation
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -362,10 +362,17 @@ def user_logout_all(*, user: User) -> int:
 
 
 @transaction.atomic
-def user_logout(*, user: User, token) -> None:
-    """Revokes one token: the one the client presented. The user's other devices stay logged in."""
-    token.delete()
-    audit_record(actor=user, action="auth.logout", entity=user)
+def user_logout(*, user: User, token=None, request=None) -> None:
+    """
+    Ends one sign-in: the token the client presented, or else the browser session of `request`. The
+    user's other devices (tokens, sessions) stay logged in.
+    """
+    if token is not None:
+        token.delete()
+    else:
+        logout(request)
+    via = "token" if token is not None else "session"
+    audit_record(actor=user, action="auth.logout", entity=user, changes={"via": via})
 
 
 def _comparable(value):

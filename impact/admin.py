@@ -16,7 +16,7 @@ class LocationAdmin(admin.ModelAdmin):
 class ImpactMetricInline(admin.TabularInline):
     model = ImpactMetric
     extra = 1
-    fields = ["metric_name", "value", "unit", "period_start", "period_end"]
+    fields = ["metric_name", "value", "unit", "aggregation", "period_start", "period_end"]
 
 
 @admin.register(ImpactStory)
@@ -39,3 +39,25 @@ class ImpactStoryAdmin(PublishableAdmin):
     ]
     inlines = [ImpactMetricInline]
     preview_serializer = ImpactStorySerializer
+
+
+@admin.register(ImpactMetric)
+class ImpactMetricAdmin(admin.ModelAdmin):
+    """
+    Every metric across stories, to check how each is aggregated in the impact summary. Read-only:
+    metrics are edited with their story (whose save is audited), not here.
+    """
+
+    list_display = ["metric_name", "story", "value", "unit", "aggregation", "period_start", "period_end"]
+    list_filter = ["aggregation", ("unit", admin.AllValuesFieldListFilter), "period_end"]
+    search_fields = ["metric_name", "story__title"]
+    list_select_related = ["story"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -35,11 +35,27 @@ class ImpactStory(BaseModel, PublishableModel):
         return self.title
 
 
+# Units of rates and multipliers: a figure in them never adds up across rows.
+RATE_UNITS = ("%", "x", "X", "×")
+
+
 class ImpactMetric(BaseModel):
+    class Aggregation(models.TextChoices):
+        SUM = "sum", "Sum (counts: people, jobs, money)"
+        AVERAGE = "average", "Average (rates and multipliers over the period)"
+        LATEST = "latest", "Latest period's value (levels, e.g. a current rate)"
+
     story = models.ForeignKey(ImpactStory, on_delete=models.CASCADE, related_name="metrics")
     metric_name = models.CharField(max_length=120, help_text="e.g. Jobs created, Women employed.")
     value = models.DecimalField(max_digits=14, decimal_places=2)
     unit = models.CharField(max_length=40, blank=True, help_text="e.g. people, %, INR.")
+    aggregation = models.CharField(
+        max_length=10,
+        choices=Aggregation.choices,
+        default=Aggregation.SUM,
+        help_text="How the impact summary combines this metric's rows: counts add up; percentages and "
+        "multipliers are averaged or taken from the latest period.",
+    )
     period_start = models.DateField()
     period_end = models.DateField(help_text="Must be after the start of the period.")
 
@@ -50,7 +66,13 @@ class ImpactMetric(BaseModel):
                 condition=models.Q(period_end__gt=models.F("period_start")),
                 name="impact_metric_period_ends_after_start",
                 violation_error_message="The period must end after it starts.",
-            )
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(unit__in=RATE_UNITS, aggregation="sum"),
+                name="impact_metric_rate_is_not_summed",
+                violation_error_message="A percentage or a multiplier cannot be added up: choose average "
+                "or latest.",
+            ),
         ]
 
     def __str__(self):

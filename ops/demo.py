@@ -3,6 +3,8 @@
 from datetime import date, timedelta
 from decimal import Decimal
 
+from impact.models import ImpactMetric
+
 CORE_SERVICES = [
     {
         "slug": "data-collection",
@@ -125,6 +127,8 @@ CASE_STUDIES = [
 ]
 
 _FY = [(date(2023, 4, 1), date(2024, 3, 31)), (date(2024, 4, 1), date(2025, 3, 31))]
+# Counts add up across stories and years; a share or a multiplier is averaged, never added up.
+SUM, AVERAGE = ImpactMetric.Aggregation.SUM, ImpactMetric.Aggregation.AVERAGE
 
 IMPACT_STORIES = [
     {
@@ -134,7 +138,7 @@ IMPACT_STORIES = [
         "beneficiaries": 420,
         "story": "Our Ramanagara centre trains women from surrounding villages as data specialists. "
         "Most are the first in their family to hold a salaried job.",
-        "metrics": [("Jobs created", "420", "people"), ("Women employed", "61", "%")],
+        "metrics": [("Jobs created", "420", "people", SUM), ("Women employed", "61", "%", AVERAGE)],
     },
     {
         "slug": "digital-skills-yemmiganur",
@@ -143,7 +147,7 @@ IMPACT_STORIES = [
         "beneficiaries": 310,
         "story": "Graduates who would have migrated to cities now build careers at home, in work that "
         "pays above the regional average.",
-        "metrics": [("Jobs created", "310", "people"), ("Income uplift", "2.4", "x")],
+        "metrics": [("Jobs created", "310", "people", SUM), ("Income uplift", "2.4", "x", AVERAGE)],
     },
     {
         "slug": "community-investment",
@@ -151,7 +155,7 @@ IMPACT_STORIES = [
         "location": "Ramanagara",
         "beneficiaries": 1500,
         "story": "Scholarships, health camps and clean-water projects funded from our revenue.",
-        "metrics": [("Scholarships", "85", "students"), ("Health camp visits", "1500", "people")],
+        "metrics": [("Scholarships", "85", "students", SUM), ("Health camp visits", "1500", "people", SUM)],
     },
 ]
 
@@ -193,8 +197,8 @@ SUBMISSIONS = [
 
 def metric_rows(metrics):
     """Each story's metrics over two real financial years (April to March)."""
-    for name, value, unit in metrics:
+    for name, value, unit, aggregation in metrics:
         for index, (start, end) in enumerate(_FY):
             # The earlier year shows a smaller figure, so period totals differ.
             factor = Decimal("0.8") if index == 0 else Decimal("1")
-            yield name, (Decimal(value) * factor).quantize(Decimal("0.01")), unit, start, end
+            yield name, (Decimal(value) * factor).quantize(Decimal("0.01")), unit, aggregation, start, end

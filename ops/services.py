@@ -219,10 +219,11 @@ def seed_demo_run(*, scale: int = 1, progress=None, batch_size: int = 500) -> Se
                         metric_name=name,
                         value=value,
                         unit=unit,
+                        aggregation=aggregation,
                         period_start=start,
                         period_end=end,
                     )
-                    for name, value, unit, start, end in demo.metric_rows(spec["metrics"])
+                    for name, value, unit, aggregation, start, end in demo.metric_rows(spec["metrics"])
                 ]
             ImpactStory.objects.bulk_create(stories, batch_size=batch_size)
             ImpactMetric.objects.bulk_create(metrics, batch_size=batch_size)

@@ -82,6 +82,12 @@ xlsx
 
 png, jpeg
     format ("PNG" or "JPEG"), width, height, mode (Pillow's: "RGB", "L", "P", ...), frames.
+    trailing_bytes  bytes after the end of the image (a PNG's IEND chunk, a JPEG's EOI marker, found
+                    by walking the chunks or segments, so an EXIF thumbnail's EOI is not the end).
+                    Any is flagged in the summary: appended data can make the file another kind too
+                    (a polyglot, e.g. PNG and HTML). The upload still completes: the bytes were
+                    virus-scanned whole, stored files are never served back, and cameras append
+                    data after EOI (multi-picture and motion photos).
 
 Refused with an AnalysisError, besides files their own format's reader finds damaged:
 
@@ -153,6 +159,8 @@ JSON_BUFFER_BYTES = 64 * 1024
 XLSX_MAX_ROWS = 1_048_576
 # Read-only openpyxl still holds the whole shared-strings table in memory.
 XLSX_MAX_SHARED_STRINGS_BYTES = 64 * 1024 * 1024
+# JPEG data is searched for its markers in blocks of this many bytes.
+IMAGE_SCAN_BYTES = 64 * 1024
 # In summaries: at most this many names listed, each cut to this many characters.
 SUMMARY_NAMES = 10
 SUMMARY_NAME_CHARS = 40
@@ -1097,11 +1105,72 @@ def _analyse_image(path: str, fmt: str) -> tuple[str, dict]:
                 raise AnalysisError(f"The {fmt} image is damaged or truncated.") from None
     finally:
         Image.MAX_IMAGE_PIXELS = previous
-    details = {"format": fmt, "width": width, "height": height, "mode": mode, "frames": frames}
+    with open(path, "rb") as handle:
+        end = _png_end(handle) if fmt == "PNG" else _jpeg_end(handle)
+    trailing = max(0, os.stat(path).st_size - end)
+    details = {
+        "format": fmt,
+        "width": width,
+        "height": height,
+        "mode": mode,
+        "frames": frames,
+        "trailing_bytes": trailing,
+    }
     summary = f"A {fmt} image of {width:,} × {height:,} pixels in {_MODES.get(mode, mode + ' mode')}"
     if frames > 1:
         summary += f", holding {frames:,} frames"
-    return summary + ".", details
+    summary += "."
+    if trailing:
+        summary += (
+            f" Flagged: {_n(trailing, 'byte')} follow{'s' if trailing == 1 else ''} the end of the image "
+            f"(the {'IEND chunk' if fmt == 'PNG' else 'EOI marker'}), where data can hide another file "
+            "(a polyglot)."
+        )
+    return summary, details
+
+
+def _png_end(handle) -> int:
+    """Where the PNG ends: just past its IEND chunk (verify() has checked every chunk up to it)."""
+    handle.seek(8)
+    while len(head := handle.read(8)) == 8:
+        handle.seek(int.from_bytes(head[:4], "big") + 4, os.SEEK_CUR)  # the data, then the CRC
+        if head[4:] == b"IEND":
+            return handle.tell()
+    return handle.tell()
+
+
+def _jpeg_end(handle) -> int:
+    """
+    Where the JPEG ends: just past its EOI marker. Segments are skipped by their length, so an EXIF
+    thumbnail's own EOI (inside APP1) is not taken for the image's; between them, entropy-coded data is
+    scanned for the next real marker.
+    """
+    at = 2  # past SOI
+    while (found := _jpeg_next_marker(handle, at)) is not None:
+        code, at = found
+        if code == 0xD9:  # EOI
+            return at
+        if code != 0x01:  # every marker but TEM (and the RSTn skipped already) has a length
+            handle.seek(at)
+            at += int.from_bytes(handle.read(2), "big")
+    return handle.seek(0, os.SEEK_END)  # no EOI: Pillow refuses that as truncated before this runs
+
+
+# A marker: 0xFF then anything but 0x00 (stuffing), 0xD0-0xD7 (restarts) or 0xFF (fill).
+_JPEG_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+
+
+def _jpeg_next_marker(handle, at: int) -> tuple[int, int] | None:
+    """The next marker from `at` (its code and the offset past it); None at the end of the file."""
+    while True:
+        handle.seek(at)
+        block = handle.read(IMAGE_SCAN_BYTES)
+        if match := _JPEG_MARKER.search(block):
+            return block[match.start() + 1], at + match.end()
+        if len(block) < IMAGE_SCAN_BYTES:
+            return None
+        # A 0xFF ending the block is read again with the byte after it.
+        at += len(block) - block.endswith(b"\xff")
 
 
 # --- Wording ----------------------------------------------------------------------------------------

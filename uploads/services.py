@@ -11,6 +11,7 @@ import tempfile
 from contextlib import contextmanager
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.db import transaction
@@ -95,7 +96,8 @@ def upload_receive(*, user, temporary_path: str, filename: str, size: int, sha25
     try:
         with transaction.atomic():
             # One intake per user at a time, so two uploads at once cannot both fit a quota meant for one.
-            type(user).objects.select_for_update().filter(pk=user.pk).exists()
+            # The user model by name, never type(user): a session's request.user is a SimpleLazyObject.
+            get_user_model().objects.select_for_update().filter(pk=user.pk).exists()
             upload_quota_check(user=user, size=size)
             upload = FileUpload.objects.create(
                 user=user,

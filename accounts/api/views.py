@@ -92,19 +92,21 @@ class LoginApi(APIView):
 
 
 class LogoutApi(APIView):
-    # Token only: the token presented is the one revoked, so a session has nothing to revoke here.
-    authentication_classes = [TokenAuthentication]
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
         tags=TAGS,
         operation_id="auth_logout",
-        summary="Revoke the token used for this request",
+        summary="Sign out: revoke the token used for this request, or end the browser session",
+        description=(
+            "With a token, that token is revoked; with a session (the browsable API, CSRF token in "
+            "`X-CSRFToken`), the session ends. Other tokens and sessions of the account stay valid."
+        ),
         request=None,
         responses={204: None},
     )
     def post(self, request):
-        user_logout(user=request.user, token=request.auth)
+        user_logout(user=request.user, token=request.auth, request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -14,6 +14,7 @@ from audit.models import AuditLog
 from common import ratelimit
 
 from .factories import UserFactory
+from .sessions import browser_session
 
 pytestmark = pytest.mark.django_db
 
@@ -438,9 +439,28 @@ def test_logout_revokes_only_the_token_used(api_client):
     assert token_client(second).get(ME).status_code == 200
     audit = AuditLog.objects.get(action="auth.logout")
     assert audit.actor_id == user.pk and audit.entity_id == str(user.pk)
+    assert audit.changes == {"via": "token"}
 
 
-def test_logout_needs_a_token(api_client):
+def test_logout_with_a_session_ends_that_session_only(api_client):
+    user = UserFactory(email="ravi@example.com")
+    token = login(api_client, "ravi@example.com", PASSWORD).json()["token"]
+    (browser, csrf), (other_browser, _) = browser_session(user.email), browser_session(user.email)
+    assert browser.get(ME).json()["email"] == "ravi@example.com"
+
+    refused = browser.post(LOGOUT)  # no CSRF token: a cross-site form cannot sign anyone out
+    assert_error(refused, 403, "permission_denied")
+    response = browser.post(LOGOUT, **csrf)
+
+    assert response.status_code == 204
+    assert_error(browser.get(ME), 401, "not_authenticated")
+    assert other_browser.get(ME).status_code == 200
+    assert token_client(token).get(ME).status_code == 200
+    audit = AuditLog.objects.get(action="auth.logout")
+    assert (audit.actor_id, audit.changes) == (user.pk, {"via": "session"})
+
+
+def test_logout_needs_a_sign_in(api_client):
     response = api_client.post(LOGOUT)
 
     assert_error(response, 401, "not_authenticated")

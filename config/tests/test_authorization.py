@@ -2,6 +2,10 @@
 The authorization matrix: every operation of the OpenAPI schema, called by each kind of caller, gets the
 status in this table. A new operation without a row fails the test, so nobody ships an endpoint whose
 access rules were never decided.
+
+Every signed-in cell runs twice: with a knox token (API clients) and with a session started on the
+browsable API's log-in form, CSRF enforced as in a browser (the `X-CSRFToken` header). Both must give
+the row's status; an operation that cannot work with a session says so in SESSION_DIFFERS.
 """
 
 import itertools
@@ -10,9 +14,11 @@ import pytest
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from knox.models import AuthToken
+from rest_framework.test import APIClient
 
 from accounts.models import Role
 from accounts.tests.factories import UserFactory
+from accounts.tests.sessions import PASSWORD, browser_session
 from content.tests.factories import CaseStudyFactory, ServiceFactory
 from impact.tests.factories import ImpactStoryFactory
 from uploads.models import FileAnalysis, FileUpload
@@ -20,6 +26,8 @@ from uploads.models import FileAnalysis, FileUpload
 from .test_openapi import OPERATIONS
 
 CALLERS = ("anonymous", "user", "other_user", "editor", "admin")
+# Anonymous runs once; each signed-in caller runs once per way of signing in.
+AUTH_MODES = {"anonymous": CALLERS[:1], "token": CALLERS[1:], "session": CALLERS[1:]}
 _emails = itertools.count()
 
 
@@ -83,7 +91,7 @@ MATRIX = {
         _everyone(201),
     ),
     ("POST", "/api/v1/auth/login/"): (
-        lambda ctx: {"email": ctx["login_user"].email, "password": "correct-horse-battery"},
+        lambda ctx: {"email": ctx["login_user"].email, "password": PASSWORD},
         _everyone(200),
     ),
     ("POST", "/api/v1/auth/logout/"): (lambda ctx: {}, {**_signed_in(204)}),
@@ -101,10 +109,14 @@ MATRIX = {
     ("GET", "/api/v1/me/export/"): (None, _signed_in(200)),
     # Each caller erases their own account; the world's one admin is the last active admin: refused.
     ("DELETE", "/api/v1/me/"): (
-        lambda ctx: {"password": "correct-horse-battery"},
+        lambda ctx: {"password": PASSWORD},
         {**_signed_in(204), "admin": 409},
     ),
 }
+
+# (method, path) -> {caller: status} where a session must get something else than a token, with the
+# reason beside it. Empty: every operation works with both (auth/logout/ ends the session).
+SESSION_DIFFERS: dict = {}
 
 
 def test_every_schema_operation_has_a_row_and_no_row_is_stale():
@@ -139,27 +151,41 @@ def world(db):
     return {"service": service, "users": users, "slugs": slugs}
 
 
-@pytest.mark.parametrize(("method", "path"), sorted(MATRIX), ids=[f"{m} {p}" for m, p in sorted(MATRIX)])
-def test_authorization_matrix(api_client, world, method, path):
+def _signed_in_client(user, mode) -> tuple[APIClient, dict]:
+    """A client signed in as `user` the `mode` way, and the headers each of its requests carries."""
+    client = APIClient(enforce_csrf_checks=True)
+    if mode == "token":
+        _, token = AuthToken.objects.create(user)
+        return client, {"HTTP_AUTHORIZATION": f"Token {token}"}
+    return browser_session(user.email)
+
+
+CELLS = [(method, path, mode) for method, path in sorted(MATRIX) for mode in AUTH_MODES]
+
+
+@pytest.mark.parametrize(("method", "path", "mode"), CELLS, ids=[f"{m} {p} [{a}]" for m, p, a in CELLS])
+def test_authorization_matrix(world, method, path, mode):
     body_for, expected = MATRIX[(method, path)]
+    if mode == "session":
+        expected = {**expected, **SESSION_DIFFERS.get((method, path), {})}
     url = path.replace("{slug}", world["slugs"].get(path, ""))
     got = {}
-    for caller in CALLERS:
+    for caller in AUTH_MODES[mode]:
         if "{upload_id}" in path:  # a fresh upload of "user" each time: one caller's DELETE hides nothing
             url = path.replace("{upload_id}", str(_upload_of(world["users"]["user"]).pk))
         cache.clear()  # throttles and lockouts count per test, not across the callers
-        api_client.credentials()
-        if caller != "anonymous":
-            _, token = AuthToken.objects.create(world["users"][caller])
-            api_client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        if caller == "anonymous":
+            client, headers = APIClient(enforce_csrf_checks=True), {}
+        else:
+            client, headers = _signed_in_client(world["users"][caller], mode)
         ctx = {**world, "login_user": UserFactory()}
         body = body_for(ctx) if body_for else None
         fmt = "json"
         if isinstance(body, tuple):
             fmt, body = body
-        response = getattr(api_client, method.lower())(url, body, format=fmt)
+        response = getattr(client, method.lower())(url, body, format=fmt, **headers)
         got[caller] = response.status_code
-    assert got == expected
+    assert got == {caller: expected[caller] for caller in AUTH_MODES[mode]}
 
 
 def test_throttled_responses_document_retry_after():

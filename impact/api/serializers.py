@@ -48,8 +48,19 @@ class MetricSummaryQuerySerializer(serializers.Serializer):
 class MetricTotalSerializer(serializers.Serializer):
     metric_name = serializers.CharField()
     unit = serializers.CharField()
-    total = serializers.DecimalField(max_digits=20, decimal_places=2)
-    count = serializers.IntegerField(help_text="How many metric rows were added up.")
+    aggregation = serializers.ChoiceField(
+        choices=ImpactMetric.Aggregation.choices,
+        help_text="How `total` was made from the metric's rows: `sum` (counts), `average` (rates and "
+        "multipliers: the mean of the rows) or `latest` (the mean of the rows of the latest period).",
+    )
+    total = serializers.DecimalField(
+        max_digits=20,
+        decimal_places=2,
+        help_text="The metric's figure, made as `aggregation` says: a sum, an average, or the latest "
+        "period's value; averages are rounded half up to the cent.",
+    )
+    count = serializers.IntegerField(help_text="How many metric rows the figure comes from.")
+    latest_period_end = serializers.DateField(help_text="The end of the latest period among those rows.")
 
 
 class MetricSummarySerializer(serializers.Serializer):

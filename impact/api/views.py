@@ -39,7 +39,17 @@ class ImpactStoryDetailApi(PublicReadMixin, generics.RetrieveAPIView):
 
 
 class ImpactMetricSummaryApi(PublicReadMixin, APIView):
-    @extend_schema(parameters=[MetricSummaryQuerySerializer], responses=MetricSummarySerializer)
+    @extend_schema(
+        parameters=[MetricSummaryQuerySerializer],
+        responses=MetricSummarySerializer,
+        description=(
+            "One figure per metric over published stories' metrics whose period lies inside the one "
+            "asked for. Each metric declares its `aggregation`, returned with its total: counts "
+            "(people, jobs) are summed; percentages and multipliers are averaged (`average`) or taken "
+            "from the latest period (`latest`, averaged over the stories that reported it), never "
+            "added up."
+        ),
+    )
     def get(self, request):
         query = MetricSummaryQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)

@@ -6,7 +6,7 @@ from accounts.models import Role
 from accounts.tests.factories import UserFactory
 from impact.models import ImpactStory
 
-from .factories import LocationFactory
+from .factories import ImpactMetricFactory, LocationFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -43,3 +43,53 @@ def test_stories_filter_by_location_and_country():
     client.force_login(UserFactory(role=Role.EDITOR))
     response = client.get(reverse("admin:impact_impactstory_changelist") + "?location__country=IN")
     assert response.status_code == 200
+
+
+def test_metrics_show_and_filter_by_aggregation():
+    jobs = ImpactMetricFactory(metric_name="Jobs created", unit="people", aggregation="sum")
+    ImpactMetricFactory(metric_name="Women employed", unit="%", aggregation="average")
+    ImpactMetricFactory(metric_name="Income uplift", unit="x", aggregation="latest")
+    client = Client()
+    client.force_login(UserFactory(role=Role.EDITOR))
+    url = reverse("admin:impact_impactmetric_changelist")
+
+    everything = client.get(url).content.decode()
+    averaged = client.get(url + "?aggregation=average").content.decode()
+    story_page = client.get(reverse("admin:impact_impactstory_change", args=[jobs.story.pk])).content.decode()
+
+    assert all(name in everything for name in ("Jobs created", "Women employed", "Income uplift"))
+    assert "Average (rates and multipliers over the period)" in everything
+    assert "Women employed" in averaged and "Jobs created" not in averaged and "Income uplift" not in averaged
+    assert 'name="metrics-0-aggregation"' in story_page
+    assert client.get(reverse("admin:impact_impactmetric_change", args=[jobs.pk])).status_code == 200
+    assert client.post(reverse("admin:impact_impactmetric_delete", args=[jobs.pk])).status_code == 403
+
+
+def test_a_percentage_summed_in_the_story_form_is_refused_in_plain_words():
+    client = Client()
+    client.force_login(UserFactory(role=Role.EDITOR))
+    response = client.post(
+        reverse("admin:impact_impactstory_add"),
+        {
+            "title": "Story",
+            "slug": "story",
+            "location": str(LocationFactory().pk),
+            "story": "Text",
+            "beneficiaries": 10,
+            "status": "draft",
+            "metrics-TOTAL_FORMS": 1,
+            "metrics-INITIAL_FORMS": 0,
+            "metrics-0-metric_name": "Women employed",
+            "metrics-0-value": "61",
+            "metrics-0-unit": "%",
+            "metrics-0-aggregation": "sum",
+            "metrics-0-period_start": "2024-04-01",
+            "metrics-0-period_end": "2025-03-31",
+        },
+    )
+    assert response.status_code == 200
+    assert (
+        "A percentage or a multiplier cannot be added up: choose average or latest."
+        in response.content.decode()
+    )
+    assert not ImpactStory.all_objects.exists()

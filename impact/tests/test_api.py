@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from common.caching import content_version
 from common.models import PublishStatus
+from impact import selectors
 
 from .factories import ImpactMetricFactory, ImpactStoryFactory, LocationFactory
 
@@ -63,7 +64,16 @@ def test_metric_summary_totals_per_metric_over_a_period(api_client):
     ImpactMetricFactory(story=hidden, metric_name="Jobs", unit="people", value=Decimal("999"), **fy24)
 
     everything = api_client.get("/api/v1/impact-metrics/summary/").json()
-    assert everything["results"] == [{"metric_name": "Jobs", "unit": "people", "total": "220.50", "count": 3}]
+    assert everything["results"] == [
+        {
+            "metric_name": "Jobs",
+            "unit": "people",
+            "aggregation": "sum",
+            "total": "220.50",
+            "count": 3,
+            "latest_period_end": "2025-03-31",
+        }
+    ]
 
     fy = api_client.get(
         "/api/v1/impact-metrics/summary/?period_start=2024-04-01&period_end=2025-03-31"
@@ -74,6 +84,95 @@ def test_metric_summary_totals_per_metric_over_a_period(api_client):
     only_india = api_client.get("/api/v1/impact-metrics/summary/?country=IN&period_start=2024-04-01").json()
     assert only_india["results"][0]["total"] == "100.00"
     assert api_client.get("/api/v1/impact-metrics/summary/?story=b").json()["results"][0]["total"] == "50.50"
+
+
+FY23 = {"period_start": datetime.date(2023, 4, 1), "period_end": datetime.date(2024, 3, 31)}
+FY24 = {"period_start": datetime.date(2024, 4, 1), "period_end": datetime.date(2025, 3, 31)}
+
+
+def _mixed_metrics():
+    """Counts, a rate and a multiplier over two stories and two financial years."""
+    a, b = ImpactStoryFactory(slug="a"), ImpactStoryFactory(slug="b")
+    for story, name, unit, aggregation, value, period in [
+        (a, "Jobs", "people", "sum", "100", FY24),
+        (b, "Jobs", "people", "sum", "50.5", FY24),
+        (a, "Jobs", "people", "sum", "70", FY23),
+        (a, "Women employed", "%", "average", "48.8", FY23),
+        (a, "Women employed", "%", "average", "61", FY24),
+        (b, "Women employed", "%", "average", "55", FY24),
+        (a, "Income uplift", "x", "latest", "1.92", FY23),
+        (a, "Income uplift", "x", "latest", "2.4", FY24),
+        (b, "Income uplift", "x", "latest", "2.05", FY24),
+    ]:
+        ImpactMetricFactory(
+            story=story, metric_name=name, unit=unit, aggregation=aggregation, value=Decimal(value), **period
+        )
+
+
+def _figures(response):
+    assert response.status_code == 200, response.content
+    return [(r["metric_name"], r["aggregation"], r["total"], r["count"]) for r in response.json()["results"]]
+
+
+def test_metric_summary_sums_counts_averages_rates_and_takes_the_latest_multiplier(api_client):
+    _mixed_metrics()
+
+    everything = api_client.get("/api/v1/impact-metrics/summary/")
+    earlier_year = api_client.get("/api/v1/impact-metrics/summary/?period_end=2024-03-31")
+
+    assert _figures(everything) == [
+        ("Income uplift", "latest", "2.23", 2),  # FY24's two stories: (2.4 + 2.05) / 2, rounded half up
+        ("Jobs", "sum", "220.50", 3),
+        ("Women employed", "average", "54.93", 3),  # (48.8 + 61 + 55) / 3, never 164.80 %
+    ]
+    assert {r["latest_period_end"] for r in everything.json()["results"]} == {"2025-03-31"}
+    assert _figures(earlier_year) == [
+        ("Income uplift", "latest", "1.92", 1),
+        ("Jobs", "sum", "70.00", 1),
+        ("Women employed", "average", "48.80", 1),
+    ]
+    only_b = api_client.get("/api/v1/impact-metrics/summary/?story=b")
+    assert _figures(only_b) == [
+        ("Income uplift", "latest", "2.05", 1),
+        ("Jobs", "sum", "50.50", 1),
+        ("Women employed", "average", "55.00", 1),
+    ]
+
+
+@pytest.mark.parametrize("stories", [1, 50])
+def test_metric_summary_query_count_is_constant(django_assert_num_queries, stories):
+    for _ in range(stories):
+        _mixed_metrics_for(ImpactStoryFactory())
+    with django_assert_num_queries(2):
+        results = selectors.impact_metric_summary()
+    assert [(r["metric_name"], r["count"]) for r in results] == [
+        ("Income uplift", stories),
+        ("Jobs", 2 * stories),
+        ("Women employed", 2 * stories),
+    ]
+
+
+def _mixed_metrics_for(story):
+    for name, unit, aggregation, period in [
+        ("Jobs", "people", "sum", FY23),
+        ("Jobs", "people", "sum", FY24),
+        ("Women employed", "%", "average", FY23),
+        ("Women employed", "%", "average", FY24),
+        ("Income uplift", "x", "latest", FY23),
+        ("Income uplift", "x", "latest", FY24),
+    ]:
+        ImpactMetricFactory(story=story, metric_name=name, unit=unit, aggregation=aggregation, **period)
+
+
+def test_the_schema_says_how_each_total_is_made():
+    from drf_spectacular.generators import SchemaGenerator
+
+    spec = SchemaGenerator().get_schema(request=None, public=True)
+    total = spec["components"]["schemas"]["MetricTotal"]["properties"]
+    assert set(spec["components"]["schemas"]["AggregationEnum"]["enum"]) == {"sum", "average", "latest"}
+    assert "average" in total["total"]["description"] and "latest" in total["total"]["description"]
+    operation = spec["paths"]["/api/v1/impact-metrics/summary/"]["get"]
+    assert "aggregation" in operation["description"]
 
 
 @pytest.mark.parametrize(

@@ -35,3 +35,19 @@ def test_same_day_period_is_refused_and_a_real_period_accepted():
     metric = ImpactMetricFactory()
     metric.full_clean()
     assert metric.period_end > metric.period_start
+
+
+@pytest.mark.parametrize("unit", ["%", "x", "×"])
+def test_a_rate_or_multiplier_cannot_be_added_up(unit):
+    metric = ImpactMetricFactory.build(story=ImpactStoryFactory(), unit=unit, aggregation="sum")
+    with pytest.raises(ValidationError) as error:
+        metric.full_clean()
+    assert "A percentage or a multiplier cannot be added up: choose average or latest." in str(error.value)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ImpactMetric.objects.bulk_create([metric])
+    metric.aggregation = "average"
+    metric.full_clean()
+
+
+def test_metrics_default_to_sum():
+    assert ImpactMetricFactory(unit="people").aggregation == ImpactMetric.Aggregation.SUM == "sum"

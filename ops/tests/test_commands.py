@@ -133,6 +133,19 @@ def test_seed_demo_scale_multiplies_rows_and_stays_idempotent():
     assert CaseStudy.objects.count() == 20
 
 
+def test_seed_demo_metrics_summarise_as_rates_and_multipliers_not_sums(api_client):
+    _run("bootstrap")
+    _run("seed_demo", scale=3)
+
+    results = api_client.get("/api/v1/impact-metrics/summary/").json()["results"]
+    figures = {r["metric_name"]: (r["unit"], r.get("aggregation"), r["total"], r["count"]) for r in results}
+
+    # Three copies of two financial years: rates and multipliers are averaged, counts added up.
+    assert figures["Women employed"] == ("%", "average", "54.90", 6)  # (48.8 + 61) / 2, not 329.40
+    assert figures["Income uplift"] == ("x", "average", "2.16", 6)  # (1.92 + 2.4) / 2, not 12.96
+    assert figures["Jobs created"] == ("people", "sum", str(3 * (336 + 420 + 248 + 310)) + ".00", 12)
+
+
 def test_seed_demo_refuses_production_unless_forced(settings):
     _run("bootstrap")
     settings.ENVIRONMENT = "production"

@@ -826,6 +826,61 @@ def test_png_and_jpeg_dimensions_and_mode(tmp_path):
     assert png.summary == "A PNG image of 3 × 2 pixels in RGB colour with transparency."
     assert (jpeg.details["width"], jpeg.details["height"], jpeg.details["mode"]) == (1600, 1200, "RGB")
     assert jpeg.summary == "A JPEG image of 1,600 × 1,200 pixels in RGB colour."
+    assert png.details["trailing_bytes"] == jpeg.details["trailing_bytes"] == 0
+
+
+HTML = b"<html><body><script>alert(document.cookie)</script></body></html>\n"
+
+
+def test_png_with_html_after_iend_is_flagged_as_a_polyglot(tmp_path):
+    result = analyse(write(tmp_path, "poly.png", image_bytes("PNG", (3, 2)) + HTML), "png")
+
+    assert_well_formed(result)
+    assert result.details["trailing_bytes"] == len(HTML) == 66
+    assert result.summary == (
+        "A PNG image of 3 × 2 pixels in RGB colour. Flagged: 66 bytes follow the end of the image "
+        "(the IEND chunk), where data can hide another file (a polyglot)."
+    )
+
+
+@pytest.mark.parametrize(("extra", "count"), [(b"\x00", "1 byte follows"), (b"\xff\xd9", "2 bytes follow")])
+def test_any_byte_after_the_end_of_an_image_counts(tmp_path, extra, count):
+    png = analyse(write(tmp_path, "i.png", image_bytes("PNG") + extra), "png")
+    jpeg = analyse(write(tmp_path, "i.jpg", image_bytes("JPEG") + extra), "jpeg")
+
+    assert png.details["trailing_bytes"] == jpeg.details["trailing_bytes"] == len(extra)
+    assert f"Flagged: {count} the end of the image (the IEND chunk)" in png.summary
+    assert f"Flagged: {count} the end of the image (the EOI marker)" in jpeg.summary
+
+
+def jpeg_with_exif(payload: bytes, **options) -> bytes:
+    buffer = io.BytesIO()
+    noise = Image.effect_noise((64, 48), 80).convert("RGB")  # entropy data full of stuffed 0xFF bytes
+    noise.save(buffer, format="JPEG", exif=b"Exif\x00\x00" + payload, **options)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"progressive": True}, {"restart_marker_blocks": 1}],
+    ids=["baseline", "progressive", "restarts"],
+)
+@pytest.mark.parametrize("block", [64 * 1024, 2], ids=["blocks", "markers-split-across-blocks"])
+def test_jpeg_end_is_its_own_eoi_not_a_thumbnails(tmp_path, monkeypatch, options, block):
+    monkeypatch.setattr("uploads.analysis.IMAGE_SCAN_BYTES", block)
+    # An EXIF block may hold a whole thumbnail JPEG (its own SOI ... EOI): the image ends later.
+    thumbnail = b"\xff\xd8\xff\xdb" + bytes(64) + b"\xff\xd9"
+    data = jpeg_with_exif(thumbnail, **options)
+    assert b"\xff\x00" in data and (b"\xff\xd0" in data) == ("restart_marker_blocks" in options)
+    clean = analyse(write(tmp_path, "clean.jpg", data), "jpeg")
+    polyglot = analyse(write(tmp_path, "poly.jpg", data + HTML), "jpeg")
+
+    assert clean.details["trailing_bytes"] == 0 and "Flagged" not in clean.summary
+    assert polyglot.details["trailing_bytes"] == len(HTML)
+    assert polyglot.summary.endswith(
+        "Flagged: 66 bytes follow the end of the image (the EOI marker), where data can hide another "
+        "file (a polyglot)."
+    )
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG"])

@@ -5,6 +5,7 @@ from django.core.files.storage import storages
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from accounts.tests.factories import UserFactory
+from accounts.tests.sessions import browser_session
 from audit.models import AuditLog
 from uploads.models import FileUpload
 from uploads.sniffing import sanitize_filename
@@ -211,6 +212,31 @@ def test_the_clients_name_is_sanitised_and_never_used_for_storage(api_client, ow
 )
 def test_sanitize_filename(raw, clean):
     assert sanitize_filename(raw) == clean
+
+
+def test_a_browser_session_uploads_like_a_token(db):
+    # request.user is a lazy object with a session (it was a 500 on type(user).objects).
+    user = UserFactory()
+    browser, csrf = browser_session(user.email)
+    data = files.csv_bytes()
+
+    refused = browser.post(
+        "/api/v1/uploads/", {"file": SimpleUploadedFile("a.csv", data)}, format="multipart"
+    )
+    response = browser.post(
+        "/api/v1/uploads/", {"file": SimpleUploadedFile("a.csv", data)}, format="multipart", **csrf
+    )
+
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "permission_denied"
+    assert response.status_code == 201
+    upload = FileUpload.objects.get()
+    assert (upload.user, upload.size, upload.status, str(upload.pk)) == (
+        user,
+        len(data),
+        "uploaded",
+        response.json()["id"],
+    )
+    assert AuditLog.objects.filter(action="upload.uploaded", actor=user, entity_id=str(upload.pk)).exists()
 
 
 def test_uploads_need_an_account(api_client):

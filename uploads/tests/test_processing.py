@@ -81,6 +81,28 @@ def test_clean_files_end_completed_with_an_analysis(
     ]
 
 
+def test_a_png_with_html_appended_completes_flagged_and_is_never_served_back(
+    api_client, owner, django_capture_on_commit_callbacks, settings
+):
+    settings.CLAMAV_URL = ""
+    html = b"<html><script>alert(document.cookie)</script></html>"
+    upload = _upload(
+        api_client, "photo.png", files.image_bytes("PNG") + html, django_capture_on_commit_callbacks
+    )
+    upload.refresh_from_db()
+
+    assert (upload.status, upload.mime_type) == ("completed", "image/png")
+    body = api_client.get(f"/api/v1/uploads/{upload.pk}/analysis/").json()
+    assert body["details"]["trailing_bytes"] == len(html)
+    assert f"Flagged: {len(html)} bytes follow the end of the image" in body["summary"]
+    assert api_client.get(f"/api/v1/uploads/{upload.pk}/").json()["summary"] == body["summary"]
+    # The stored bytes have no route back out: nothing in the API points at them.
+    listed = (
+        api_client.get("/api/v1/uploads/").content + api_client.get(f"/api/v1/uploads/{upload.pk}/").content
+    )
+    assert upload.storage_path.encode() not in listed and b"<html>" not in listed
+
+
 def test_an_infected_file_is_quarantined_never_analysed(
     api_client, owner, engine, django_capture_on_commit_callbacks
 ):
