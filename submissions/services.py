@@ -1,6 +1,7 @@
 import csv
 import io
 import logging
+import unicodedata
 from collections.abc import Iterable
 from datetime import timedelta
 from functools import partial
@@ -268,7 +269,7 @@ def submissions_export_csv(*, submissions, actor) -> str:
     writer.writerow(CSV_COLUMNS + keys)
     for row in rows:
         services = " ".join(service.slug for service in row.services.all())
-        values = [_csv_safe(row.data.get(key, "")) for key in keys]
+        values = [csv_safe_cell(row.data.get(key, "")) for key in keys]
         writer.writerow([row.pk, row.created_at.isoformat(), row.form_type, row.status, services, *values])
     audit_record(
         actor=actor,
@@ -279,7 +280,25 @@ def submissions_export_csv(*, submissions, actor) -> str:
     return out.getvalue()
 
 
-def _csv_safe(value) -> str:
-    # A visitor's text opened in a spreadsheet must not run as a formula (CSV injection).
+# What a spreadsheet starts a formula with, in ASCII and in full width (Excel folds ＝ into =).
+_FORMULA_STARTS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20")
+
+
+def csv_safe_cell(value) -> str:
+    """
+    A visitor's text as a CSV cell that a spreadsheet shows and never runs (CSV injection, OWASP):
+    prefixed with an apostrophe when its first visible character starts a formula. What a spreadsheet
+    skips or splits on before that character is looked through: whitespace, invisible format
+    characters (byte-order mark, zero-width space, joiners) and `;` (a semicolon locale's separator).
+    A control character there (tab, CR, NUL, ESC) is neutralised as well. A number typed with a sign
+    ("+91 98450 11223", "-5") is neutralised too: the visitor typed text, and the apostrophe keeps it so.
+    """
     text = value if isinstance(value, str) else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    for char in text:
+        category = unicodedata.category(char)
+        if category == "Cc":
+            return "'" + text
+        if char.isspace() or category == "Cf" or char == ";":
+            continue
+        return "'" + text if char in _FORMULA_STARTS else text
+    return text
