@@ -23,11 +23,8 @@ class LimitOffsetPagination(_LimitOffsetPagination):
     max_limit = 100
     # Deeper than any list here goes; the database reads and skips every row before the offset.
     max_offset = 10_000
-    limit_query_description = f"Number of results per page: 1 or more; over {max_limit} gets {max_limit}."
-    offset_query_description = (
-        f"Index of the first result: 0 to {max_offset}. A value that is not a whole number in range "
-        "is a 400."
-    )
+    limit_query_description = f"Results per page: 1 or more (0 is a 400); over {max_limit} gets {max_limit}."
+    offset_query_description = f"Index of the first result: 0 to {max_offset}; out of range is a 400."
 
     def get_limit(self, request):
         value = self._whole_number(request, self.limit_query_param, self.default_limit)
