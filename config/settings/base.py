@@ -373,6 +373,10 @@ LOGGING = {
 # fixed window of LEAD_FORM_WINDOW seconds.
 LEAD_FORM_LIMIT_PER_IP = env.int("LEAD_FORM_LIMIT_PER_IP", default=10)
 LEAD_FORM_LIMIT_PER_EMAIL = env.int("LEAD_FORM_LIMIT_PER_EMAIL", default=5)
+# The largest lead-form body taken (JSON, in bytes); a longer one is refused with 413 before it is read.
+# Every field at its longest in a non-Latin script, escaped \uXXXX as Python's json.dumps does, is
+# about 40 KB; anything past 64 KiB is not a person filling in a form.
+LEAD_FORM_MAX_BODY_BYTES = env.int("LEAD_FORM_MAX_BODY_BYTES", default=64 * 1024)
 LEAD_FORM_WINDOW = env.int("LEAD_FORM_WINDOW", default=3600)
 
 # --- Accounts ---------------------------------------------------------------------------------------

@@ -11,7 +11,9 @@ from rest_framework.views import APIView
 
 from common.authentication import OptionalTokenAuthentication
 from common.crypto import email_blind_index
+from common.exceptions import ApiError
 from common.net import client_ip
+from common.parsers import JSONParser
 from common.ratelimit import hit
 from submissions import selectors
 from submissions.models import FormSubmission, FormType
@@ -67,6 +69,24 @@ def _idempotency_key(request) -> str | None:
     return key
 
 
+def _refuse_large_body(request) -> None:
+    """
+    A 413 from the Content-Length header alone, before anything reads the body: a server reads no
+    more of a request body than that header announces (Django treats a request without it as empty).
+    """
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    limit = settings.LEAD_FORM_MAX_BODY_BYTES
+    if length > limit:
+        raise ApiError(
+            f"The request body is larger than the {limit:,} bytes a form may send.",
+            status=413,
+            code="payload_too_large",
+        )
+
+
 def _throttle(request, *, email: str) -> None:
     """One count per client address and one per e-mail address; over either limit is a 429."""
     window = settings.LEAD_FORM_WINDOW
@@ -91,8 +111,14 @@ class LeadFormApi(APIView):
     authentication_classes = [OptionalTokenAuthentication]
     # Throttling is per client address and per e-mail address, both in _throttle.
     throttle_classes = []
+    # A form is a few fields of text: no files, no form encoding (which would also parse any file part).
+    parser_classes = [JSONParser]
     form_type: str = ""
     input_serializer_class: type[LeadFormSerializer] = LeadFormSerializer
+
+    def initial(self, request, *args, **kwargs):
+        _refuse_large_body(request)
+        super().initial(request, *args, **kwargs)
 
     def post(self, request):
         idempotency_key = _idempotency_key(request)
@@ -138,7 +164,8 @@ def _lead_form_schema(input_serializer, *, summary: str, description: str):
         summary=summary,
         description=description
         + "\n\nThrottled per client address and per e-mail address (429 with `Retry-After`). "
-        "Nothing the visitor typed is sent back.",
+        f"A JSON body only (415 for any other type), of at most {settings.LEAD_FORM_MAX_BODY_BYTES:,} "
+        "bytes (413 before it is read). Nothing the visitor typed is sent back.",
         request=input_serializer,
         responses={
             201: OpenApiResponse(SubmissionOutputSerializer, description="Stored; sales will be told."),
@@ -148,6 +175,7 @@ def _lead_form_schema(input_serializer, *, summary: str, description: str):
             ),
         },
         parameters=[_IDEMPOTENCY_PARAMETER, _REPLAYED_PARAMETER],
+        extensions={"x-extra-errors": ["413"]},  # the error shape, added by common.schema
         tags=["submissions"],
     )
 
