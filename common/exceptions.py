@@ -39,6 +39,7 @@ _CODES = {
     409: "conflict",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    422: "unprocessable",
     423: "locked",
     429: "throttled",
     503: "service_unavailable",

@@ -65,6 +65,17 @@ def submission_enqueue(submission_id) -> bool:
     return True
 
 
+class IdempotencyKeyReused(Exception):
+    """The key was used before, in the same scope, with another request body."""
+
+
+def submission_replayable(existing: FormSubmission | None, *, fingerprint: str) -> FormSubmission | None:
+    """The earlier submission made with a key, if it came with the same body; IdempotencyKeyReused if not."""
+    if existing is not None and existing.idempotency_fingerprint != fingerprint:
+        raise IdempotencyKeyReused("This Idempotency-Key was used before with a different request body.")
+    return existing
+
+
 def submission_create(
     *,
     form_type: str,
@@ -72,16 +83,23 @@ def submission_create(
     services: Iterable[Service] = (),
     user=None,
     idempotency_key: str | None = None,
+    idempotency_scope: str = "",
+    idempotency_fingerprint: str = "",
 ) -> tuple[FormSubmission, bool]:
     """
-    Stores one lead form and queues its processing after commit. Returns (submission, created):
-    with an `idempotency_key` already used for this form type, the first submission and False.
+    Stores one lead form and queues its processing after commit. Returns (submission, created): with
+    an `idempotency_key` already used for this form type in this `idempotency_scope` (the client),
+    the first submission and False, or IdempotencyKeyReused if that one had another fingerprint.
     """
+    lookup = partial(
+        selectors.submission_get_by_idempotency_key,
+        form_type=form_type,
+        scope=idempotency_scope,
+        idempotency_key=idempotency_key,
+    )
     with transaction.atomic():
         if idempotency_key:
-            existing = selectors.submission_get_by_idempotency_key(
-                form_type=form_type, idempotency_key=idempotency_key
-            )
+            existing = submission_replayable(lookup(), fingerprint=idempotency_fingerprint)
             if existing is not None:
                 return existing, False
         submission = FormSubmission(
@@ -90,9 +108,11 @@ def submission_create(
             email_hash=email_blind_index(data.get("email", "")),
             user=user if getattr(user, "pk", None) else None,
             idempotency_key=idempotency_key or None,
+            idempotency_scope=idempotency_scope if idempotency_key else "",
+            idempotency_fingerprint=idempotency_fingerprint if idempotency_key else "",
         )
-        # The unique (form_type, idempotency_key) constraint is left to the database: under a race
-        # only the INSERT knows, and its IntegrityError is what the replay below relies on.
+        # The unique (form_type, scope, key) constraint is left to the database: under a race only
+        # the INSERT knows, and its IntegrityError is what the replay below relies on.
         submission.full_clean(validate_constraints=False)
         try:
             with transaction.atomic():  # a savepoint: the outer transaction survives a lost race
@@ -101,9 +121,7 @@ def submission_create(
             if not idempotency_key:
                 raise
             # Another request with this key committed between the check above and this INSERT.
-            existing = selectors.submission_get_by_idempotency_key(
-                form_type=form_type, idempotency_key=idempotency_key
-            )
+            existing = submission_replayable(lookup(), fingerprint=idempotency_fingerprint)
             if existing is None:
                 raise
             return existing, False
