@@ -108,3 +108,17 @@ def test_a_json_only_view_refuses_a_form_body(api_client):
     )
     assert response.status_code == 415
     assert response.json()["error"]["code"] == "unsupported_media_type"
+
+
+@pytest.mark.parametrize(("method", "url"), ENDPOINTS)
+def test_the_browsable_api_renders_the_400_too(api_client, method, url):
+    """The browsable API's renderer reads the body again to fill its forms: still a 400, in HTML."""
+    user = UserFactory()
+    if url == "/api/v1/me/":
+        api_client.force_authenticate(user)
+    response = getattr(api_client, method)(
+        url, data=DEEP, content_type="application/json", HTTP_ACCEPT="text/html"
+    )
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/html")
+    assert "JSON parse error" in response.content.decode()
