@@ -126,9 +126,16 @@ def user_anonymize(*, user: User, actor: User | None = None, reason: str = "rete
     now = timezone.now()
     email_hash = email_blind_index(stored["email"])
     # update() rather than a loop: one statement for any number of rows. `error` may quote the
-    # address (a mail server's refusal), so it goes too.
+    # address (a mail server's refusal), so it goes too; so does the Idempotency-Key, whose scope
+    # hashes the client address and whose fingerprint the body (a null key frees its unique slot).
     submissions = selectors.user_submissions(user=user, email_hash=email_hash).update(
-        data=ANONYMIZED_DATA, email_hash="", error="", updated_at=now
+        data=ANONYMIZED_DATA,
+        email_hash="",
+        error="",
+        idempotency_key=None,
+        idempotency_scope="",
+        idempotency_fingerprint="",
+        updated_at=now,
     )
     uploads = uploads_delete_for_user(user=user, actor=actor)
     tokens, _ = get_token_model().objects.filter(user=user).delete()

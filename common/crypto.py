@@ -27,5 +27,9 @@ def email_blind_index(email: str) -> str:
     A keyed HMAC of the normalised e-mail: rows whose e-mail is encrypted can still be found by it,
     while the column alone reveals nothing (no dictionary attack without BLIND_INDEX_KEY).
     """
-    key = settings.BLIND_INDEX_KEY.encode()
-    return hmac.new(key, normalize_email(email).encode(), hashlib.sha256).hexdigest()
+    return blind_index(normalize_email(email))
+
+
+def blind_index(text: str) -> str:
+    """A keyed HMAC (hex, 64 characters) of `text`: equal texts match, the column alone reveals none."""
+    return hmac.new(settings.BLIND_INDEX_KEY.encode(), text.encode(), hashlib.sha256).hexdigest()

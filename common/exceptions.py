@@ -9,10 +9,19 @@ One error shape for the whole API:
 import logging
 import sys
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import (
+    DisallowedHost,
+    PermissionDenied,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
+from django.urls import NoReverseMatch, reverse
+from django.views.defaults import bad_request
 from psycopg_pool import PoolTimeout
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -30,6 +39,7 @@ _CODES = {
     409: "conflict",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    422: "unprocessable",
     423: "locked",
     429: "throttled",
     503: "service_unavailable",
@@ -158,6 +168,38 @@ def api_exception_handler(exc, context):
 
 def json_404(request, exception=None):
     return JsonResponse(error_body(404, "No such endpoint or object."), status=404)
+
+
+def json_400(request, exception=None):
+    """
+    Django's own 400s, raised around a view rather than in it (SuspiciousOperation: a body over
+    DATA_UPLOAD_MAX_MEMORY_SIZE, too many fields or files, a Host not in ALLOWED_HOSTS), in the API's
+    error shape. An oversized body is a 413, as the API's own size limits are. The admin keeps Django's
+    HTML page. Nothing from the request is echoed (the host, the size sent): the messages are fixed.
+    """
+    try:
+        admin_prefix = reverse("admin:index")
+    except NoReverseMatch:
+        admin_prefix = None
+    if admin_prefix and request.path.startswith(admin_prefix):
+        return bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        body = error_body(413, f"The request body is larger than the {limit:,} bytes allowed.")
+        return JsonResponse(body, status=413)
+    if isinstance(exception, TooManyFieldsSent):
+        message = (
+            f"The request has more than the {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS:,} form fields allowed."
+        )
+        code = "too_many_fields"
+    elif isinstance(exception, TooManyFilesSent):
+        message = f"The request has more than the {settings.DATA_UPLOAD_MAX_NUMBER_FILES:,} files allowed."
+        code = "too_many_files"
+    elif isinstance(exception, DisallowedHost):
+        message, code = "The Host header names a host this site does not serve.", "bad_host"
+    else:
+        message, code = "The request could not be understood.", "bad_request"
+    return JsonResponse(error_body(400, message, code=code), status=400)
 
 
 def json_500(request):

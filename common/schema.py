@@ -30,6 +30,7 @@ _DESCRIPTIONS = {
     "409": "Conflict.",
     "413": "Payload too large.",
     "415": "Unsupported media type.",
+    "422": "Well-formed, but refused: `code` says why (e.g. `idempotency_key_reused`).",
     "423": "Locked.",
     "429": "Too many requests; retry after the time in `Retry-After`.",
     "503": "Temporarily unavailable; retry shortly.",

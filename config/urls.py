@@ -31,5 +31,6 @@ urlpatterns = [
     path("readyz", readyz, name="readyz"),
 ]
 
+handler400 = "common.exceptions.json_400"
 handler404 = "common.exceptions.json_404"
 handler500 = "common.exceptions.json_500"

@@ -37,6 +37,11 @@ class FormSubmission(BaseModel):
     )
     services = models.ManyToManyField("content.Service", blank=True, related_name="+")
     idempotency_key = models.CharField(max_length=128, null=True, blank=True)
+    # Whose key it is (a keyed HMAC of the user id, else of the client address: no address in clear),
+    # and a keyed HMAC of the request body it came with. A key is looked up within its scope only, and
+    # the same key with another body is refused. Empty on rows not made through the API.
+    idempotency_scope = models.CharField(max_length=64, blank=True, default="")
+    idempotency_fingerprint = models.CharField(max_length=64, blank=True, default="")
     error = models.TextField(blank=True)
 
     class Meta:
@@ -44,9 +49,9 @@ class FormSubmission(BaseModel):
         indexes = [models.Index(fields=["form_type", "status"], name="submission_type_status_idx")]
         constraints = [
             models.UniqueConstraint(
-                fields=["form_type", "idempotency_key"],
+                fields=["form_type", "idempotency_scope", "idempotency_key"],
                 condition=models.Q(idempotency_key__isnull=False),
-                name="submission_idempotency_unique",
+                name="submission_idempotency_scope_unique",
             )
         ]
 

@@ -1,6 +1,7 @@
 import csv
 import io
 import logging
+import unicodedata
 from collections.abc import Iterable
 from datetime import timedelta
 from functools import partial
@@ -64,6 +65,17 @@ def submission_enqueue(submission_id) -> bool:
     return True
 
 
+class IdempotencyKeyReused(Exception):
+    """The key was used before, in the same scope, with another request body."""
+
+
+def submission_replayable(existing: FormSubmission | None, *, fingerprint: str) -> FormSubmission | None:
+    """The earlier submission made with a key, if it came with the same body; IdempotencyKeyReused if not."""
+    if existing is not None and existing.idempotency_fingerprint != fingerprint:
+        raise IdempotencyKeyReused("This Idempotency-Key was used before with a different request body.")
+    return existing
+
+
 def submission_create(
     *,
     form_type: str,
@@ -71,16 +83,23 @@ def submission_create(
     services: Iterable[Service] = (),
     user=None,
     idempotency_key: str | None = None,
+    idempotency_scope: str = "",
+    idempotency_fingerprint: str = "",
 ) -> tuple[FormSubmission, bool]:
     """
-    Stores one lead form and queues its processing after commit. Returns (submission, created):
-    with an `idempotency_key` already used for this form type, the first submission and False.
+    Stores one lead form and queues its processing after commit. Returns (submission, created): with
+    an `idempotency_key` already used for this form type in this `idempotency_scope` (the client),
+    the first submission and False, or IdempotencyKeyReused if that one had another fingerprint.
     """
+    lookup = partial(
+        selectors.submission_get_by_idempotency_key,
+        form_type=form_type,
+        scope=idempotency_scope,
+        idempotency_key=idempotency_key,
+    )
     with transaction.atomic():
         if idempotency_key:
-            existing = selectors.submission_get_by_idempotency_key(
-                form_type=form_type, idempotency_key=idempotency_key
-            )
+            existing = submission_replayable(lookup(), fingerprint=idempotency_fingerprint)
             if existing is not None:
                 return existing, False
         submission = FormSubmission(
@@ -89,9 +108,11 @@ def submission_create(
             email_hash=email_blind_index(data.get("email", "")),
             user=user if getattr(user, "pk", None) else None,
             idempotency_key=idempotency_key or None,
+            idempotency_scope=idempotency_scope if idempotency_key else "",
+            idempotency_fingerprint=idempotency_fingerprint if idempotency_key else "",
         )
-        # The unique (form_type, idempotency_key) constraint is left to the database: under a race
-        # only the INSERT knows, and its IntegrityError is what the replay below relies on.
+        # The unique (form_type, scope, key) constraint is left to the database: under a race only
+        # the INSERT knows, and its IntegrityError is what the replay below relies on.
         submission.full_clean(validate_constraints=False)
         try:
             with transaction.atomic():  # a savepoint: the outer transaction survives a lost race
@@ -100,9 +121,7 @@ def submission_create(
             if not idempotency_key:
                 raise
             # Another request with this key committed between the check above and this INSERT.
-            existing = selectors.submission_get_by_idempotency_key(
-                form_type=form_type, idempotency_key=idempotency_key
-            )
+            existing = submission_replayable(lookup(), fingerprint=idempotency_fingerprint)
             if existing is None:
                 raise
             return existing, False
@@ -268,7 +287,7 @@ def submissions_export_csv(*, submissions, actor) -> str:
     writer.writerow(CSV_COLUMNS + keys)
     for row in rows:
         services = " ".join(service.slug for service in row.services.all())
-        values = [_csv_safe(row.data.get(key, "")) for key in keys]
+        values = [csv_safe_cell(row.data.get(key, "")) for key in keys]
         writer.writerow([row.pk, row.created_at.isoformat(), row.form_type, row.status, services, *values])
     audit_record(
         actor=actor,
@@ -279,7 +298,25 @@ def submissions_export_csv(*, submissions, actor) -> str:
     return out.getvalue()
 
 
-def _csv_safe(value) -> str:
-    # A visitor's text opened in a spreadsheet must not run as a formula (CSV injection).
+# What a spreadsheet starts a formula with, in ASCII and in full width (Excel folds ＝ into =).
+_FORMULA_STARTS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20")
+
+
+def csv_safe_cell(value) -> str:
+    """
+    A visitor's text as a CSV cell that a spreadsheet shows and never runs (CSV injection, OWASP):
+    prefixed with an apostrophe when its first visible character starts a formula. What a spreadsheet
+    skips or splits on before that character is looked through: whitespace, invisible format
+    characters (byte-order mark, zero-width space, joiners) and `;` (a semicolon locale's separator).
+    A control character there (tab, CR, NUL, ESC) is neutralised as well. A number typed with a sign
+    ("+91 98450 11223", "-5") is neutralised too: the visitor typed text, and the apostrophe keeps it so.
+    """
     text = value if isinstance(value, str) else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    for char in text:
+        category = unicodedata.category(char)
+        if category == "Cc":
+            return "'" + text
+        if char.isspace() or category == "Cf" or char == ";":
+            continue
+        return "'" + text if char in _FORMULA_STARTS else text
+    return text

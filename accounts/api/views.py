@@ -5,7 +5,6 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from knox.auth import TokenAuthentication
 from rest_framework import status
 from rest_framework.exceptions import AuthenticationFailed, Throttled
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -23,6 +22,7 @@ from accounts.services import (
 from audit.gdpr import GdprRefused, user_erase_self, user_export
 from common.exceptions import ApiError
 from common.net import client_ip
+from common.parsers import JSONParser
 
 from .serializers import (
     AuthTokenOutputSerializer,

@@ -359,6 +359,25 @@ def test_anonymise_scrubs_every_personal_field_keeps_the_row_and_is_idempotent(
     assert AuditLog.objects.count() == audit_rows
 
 
+def test_anonymise_drops_the_idempotency_key_its_scope_and_fingerprint():
+    """The scope is a hash of the client address or account, the fingerprint one of the body: both go."""
+    user = _person()
+    submissions = [_submission(user=user), _submission(email=EMAIL)]
+    for submission in submissions:  # the same key from two clients: scrubbed, they must not collide
+        FormSubmission.objects.filter(pk=submission.pk).update(
+            idempotency_key="k", idempotency_scope=f"scope-{submission.pk}", idempotency_fingerprint="f"
+        )
+    user_anonymize(user=user, actor=None, reason="retention")
+    assert (
+        list(
+            FormSubmission.objects.values_list(
+                "idempotency_key", "idempotency_scope", "idempotency_fingerprint"
+            )
+        )
+        == [(None, "", "")] * 2
+    )
+
+
 @pytest.mark.parametrize("n", [1, 10])
 def test_anonymise_takes_the_same_number_of_queries_whatever_the_user_holds(n, django_assert_max_num_queries):
     user = _person()

@@ -73,7 +73,11 @@ class CaseStudyListApi(PublicReadMixin, generics.ListAPIView):
                 pass
             else:
                 self.headers = self.default_response_headers
-                return self.finalize_response(self.request, self._default_listing(self.request))
+                try:
+                    response = self._default_listing(self.request)
+                except exceptions.ValidationError as exc:  # a bad limit or offset: the API's 400
+                    response = self.handle_exception(exc)
+                return self.finalize_response(self.request, response)
         return super().dispatch(request, *args, **kwargs)
 
     def _json_for_sure(self, request) -> bool:

@@ -1,3 +1,4 @@
+import json
 import re
 
 from django.conf import settings
@@ -10,12 +11,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.authentication import OptionalTokenAuthentication
-from common.crypto import email_blind_index
+from common.crypto import blind_index, email_blind_index
+from common.exceptions import ApiError
 from common.net import client_ip
+from common.parsers import JSONParser
 from common.ratelimit import hit
 from submissions import selectors
 from submissions.models import FormSubmission, FormType
-from submissions.services import submission_create
+from submissions.services import IdempotencyKeyReused, submission_create, submission_replayable
 
 from .serializers import (
     ContactInputSerializer,
@@ -36,9 +39,11 @@ _IDEMPOTENCY_PARAMETER = OpenApiParameter(
     location=OpenApiParameter.HEADER,
     required=False,
     description=(
-        "Optional; any unique string, e.g. a UUID. Sending the same key again for the same form "
-        "returns the first submission (200, header `Idempotent-Replayed: true`) instead of storing "
-        "a second one."
+        "Optional; any unique string, e.g. a UUID. Keys belong to the client that sent them: the "
+        "signed-in user (token), else the client address. Sending the same key again for the same form "
+        "with the same body returns the first submission (200, header `Idempotent-Replayed: true`) "
+        "instead of storing a second one; the same key with a different body is a 422 "
+        "`idempotency_key_reused`. Another client's key is never matched."
     ),
     type={"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX, "pattern": "^[!-~]+$"},
 )
@@ -67,6 +72,39 @@ def _idempotency_key(request) -> str | None:
     return key
 
 
+def _refuse_large_body(request) -> None:
+    """
+    A 413 from the Content-Length header alone, before anything reads the body: a server reads no
+    more of a request body than that header announces (Django treats a request without it as empty).
+    """
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    limit = settings.LEAD_FORM_MAX_BODY_BYTES
+    if length > limit:
+        raise ApiError(
+            f"The request body is larger than the {limit:,} bytes a form may send.",
+            status=413,
+            code="payload_too_large",
+        )
+
+
+def _idempotency_scope(request) -> str:
+    """Whose keys these are: the signed-in user, else the client address (as a keyed hash)."""
+    if request.user.is_authenticated:
+        return blind_index(f"user:{request.user.pk}")
+    return blind_index(f"ip:{client_ip(request)}")
+
+
+def _fingerprint(data) -> str:
+    """
+    The body as canonical JSON (the same fields and values in any order match), through the keyed
+    HMAC: a plain SHA-256 of a short form could be confirmed by hashing a guess at its contents.
+    """
+    return blind_index(json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
+
+
 def _throttle(request, *, email: str) -> None:
     """One count per client address and one per e-mail address; over either limit is a 429."""
     window = settings.LEAD_FORM_WINDOW
@@ -91,18 +129,32 @@ class LeadFormApi(APIView):
     authentication_classes = [OptionalTokenAuthentication]
     # Throttling is per client address and per e-mail address, both in _throttle.
     throttle_classes = []
+    # A form is a few fields of text: no files, no form encoding (which would also parse any file part).
+    parser_classes = [JSONParser]
     form_type: str = ""
     input_serializer_class: type[LeadFormSerializer] = LeadFormSerializer
 
+    def initial(self, request, *args, **kwargs):
+        _refuse_large_body(request)
+        super().initial(request, *args, **kwargs)
+
     def post(self, request):
+        try:
+            return self._submit(request)
+        except IdempotencyKeyReused as error:  # found at the look-up, or by a race lost to such a request
+            raise ApiError(str(error), status=422, code="idempotency_key_reused") from None
+
+    def _submit(self, request) -> Response:
         idempotency_key = _idempotency_key(request)
+        scope = fingerprint = ""
         if idempotency_key:
+            scope, fingerprint = _idempotency_scope(request), _fingerprint(request.data)
             # Before validation: a retried request gets the first answer even if, meanwhile, its
             # input stopped being valid (a service unpublished, the preferred date gone by).
             existing = selectors.submission_get_by_idempotency_key(
-                form_type=self.form_type, idempotency_key=idempotency_key
+                form_type=self.form_type, scope=scope, idempotency_key=idempotency_key
             )
-            if existing is not None:
+            if submission_replayable(existing, fingerprint=fingerprint) is not None:
                 return self._replay(existing)
 
         serializer = self.input_serializer_class(data=request.data)
@@ -120,6 +172,8 @@ class LeadFormApi(APIView):
             services=serializer.validated_data.get("services", []),
             user=request.user if request.user.is_authenticated else None,
             idempotency_key=idempotency_key,
+            idempotency_scope=scope,
+            idempotency_fingerprint=fingerprint,
         )
         if not created:
             return self._replay(submission)
@@ -138,7 +192,8 @@ def _lead_form_schema(input_serializer, *, summary: str, description: str):
         summary=summary,
         description=description
         + "\n\nThrottled per client address and per e-mail address (429 with `Retry-After`). "
-        "Nothing the visitor typed is sent back.",
+        f"A JSON body only (415 for any other type), of at most {settings.LEAD_FORM_MAX_BODY_BYTES:,} "
+        "bytes (413 before it is read). Nothing the visitor typed is sent back.",
         request=input_serializer,
         responses={
             201: OpenApiResponse(SubmissionOutputSerializer, description="Stored; sales will be told."),
@@ -148,6 +203,7 @@ def _lead_form_schema(input_serializer, *, summary: str, description: str):
             ),
         },
         parameters=[_IDEMPOTENCY_PARAMETER, _REPLAYED_PARAMETER],
+        extensions={"x-extra-errors": ["413", "422"]},  # the error shape, added by common.schema
         tags=["submissions"],
     )
 

@@ -51,3 +51,11 @@ def test_idempotency_key_is_unique_per_form_type():
     with pytest.raises(IntegrityError), transaction.atomic():
         FormSubmission.objects.create(form_type="contact", idempotency_key="k1")
     assert FormSubmission.objects.count() == 4
+
+
+def test_idempotency_key_is_unique_per_scope():
+    FormSubmission.objects.create(form_type="contact", idempotency_key="k1", idempotency_scope="a")
+    FormSubmission.objects.create(form_type="contact", idempotency_key="k1", idempotency_scope="b")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        FormSubmission.objects.create(form_type="contact", idempotency_key="k1", idempotency_scope="a")
+    assert FormSubmission.objects.count() == 2

@@ -92,6 +92,60 @@ def test_create_with_a_used_idempotency_key_returns_the_first(django_capture_on_
     assert created and other.pk != first.pk
 
 
+def test_create_with_a_used_key_and_another_fingerprint_is_refused():
+    first, _ = submission_create(
+        form_type="contact",
+        data=CONTACT,
+        idempotency_key="k",
+        idempotency_scope="a",
+        idempotency_fingerprint="f1",
+    )
+    with pytest.raises(services.IdempotencyKeyReused):
+        submission_create(
+            form_type="contact",
+            data=CONTACT,
+            idempotency_key="k",
+            idempotency_scope="a",
+            idempotency_fingerprint="f2",
+        )
+    # Another scope with the same key is another client: a submission of its own.
+    other, created = submission_create(
+        form_type="contact",
+        data=CONTACT,
+        idempotency_key="k",
+        idempotency_scope="b",
+        idempotency_fingerprint="f2",
+    )
+    assert created and other.pk != first.pk
+    assert FormSubmission.objects.count() == 2
+    assert AuditLog.objects.filter(action="submission.created").count() == 2
+
+
+def test_create_that_loses_the_race_to_another_body_is_refused():
+    FormSubmissionFactory(idempotency_key="raced", idempotency_scope="a", idempotency_fingerprint="theirs")
+    real = selectors.submission_get_by_idempotency_key
+    lookups = []
+
+    def first_check_misses(**kwargs):
+        lookups.append(kwargs)
+        return None if len(lookups) == 1 else real(**kwargs)
+
+    with (
+        mock.patch.object(selectors, "submission_get_by_idempotency_key", side_effect=first_check_misses),
+        pytest.raises(services.IdempotencyKeyReused),
+    ):
+        submission_create(
+            form_type="contact",
+            data=CONTACT,
+            idempotency_key="raced",
+            idempotency_scope="a",
+            idempotency_fingerprint="mine",
+        )
+    assert len(lookups) == 2
+    assert FormSubmission.objects.count() == 1
+    assert not AuditLog.objects.filter(action="submission.created").exists()
+
+
 def test_create_that_loses_the_race_returns_the_winner():
     """The check finds nothing, then the INSERT meets the row another request committed meanwhile."""
     winner = FormSubmissionFactory(idempotency_key="raced")
