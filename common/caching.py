@@ -44,13 +44,26 @@ def _next_publish_timestamp() -> float:
     return min(times).timestamp() if times else _NO_SCHEDULE
 
 
+def _fresh_version() -> int:
+    """
+    Where a lost version key starts again (a new cache, a flush, an eviction): the clock in nanoseconds.
+    Every bump is a cache round trip, far longer than a nanosecond, so the counter can never have run
+    ahead of this clock: the number is above every version issued before, and no ETag a client holds
+    can match it. (Milliseconds could be outrun: one transaction saving a thousand rows bumps a
+    thousand times on commit.)
+    """
+    return time.time_ns()
+
+
 def content_version_bump() -> None:
-    """Retires every cached public page. Run it on commit, never inside the writing transaction."""
+    """
+    Retires every cached public page. Run it on commit, never inside the writing transaction. The
+    version lives in the cache, not the database, so a restored database cannot bring an old one back.
+    """
     try:
         cache.incr(VERSION_KEY)
     except ValueError:
-        # A fresh or evicted key starts from the clock, never from a number an old page may carry.
-        cache.set(VERSION_KEY, int(time.time() * 1000), timeout=None)
+        cache.set(VERSION_KEY, _fresh_version(), timeout=None)
     cache.delete(NEXT_PUBLISH_KEY)
 
 
@@ -58,7 +71,7 @@ def _version_from(values: dict) -> int | None:
     """The current version from a get_many() of VERSION_KEY and NEXT_PUBLISH_KEY (plus anything else)."""
     version = values.get(VERSION_KEY)
     if version is None:
-        cache.add(VERSION_KEY, int(time.time() * 1000), timeout=None)
+        cache.add(VERSION_KEY, _fresh_version(), timeout=None)
         version = cache.get(VERSION_KEY)
         if version is None:
             return None
@@ -86,8 +99,9 @@ def _bump_on_commit(**kwargs) -> None:
 def connect_content_invalidation(app_label: str) -> None:
     """
     Every save, delete and relation change of the app's models retires the public cache after commit,
-    whichever path made it (services, the admin, a shell). Bulk writes that send no signal (seed_demo)
-    call content_version_bump themselves.
+    whichever path made it (services, the admin, a shell). Paths that send no signal call
+    content_version_bump themselves on commit: seed_demo, restore_db, apply_retention and erasure
+    (docs/performance.md lists them).
     """
     for model in apps.get_app_config(app_label).get_models():
         uid = f"content-cache:{model._meta.label}"

@@ -22,6 +22,7 @@ from accounts.models import User
 from audit.chain import verify as verify_chain
 from audit.gdpr import user_erase
 from audit.models import AuditLog
+from common.models import PublishStatus
 from content.models import Industry, Service
 from ops import backups
 from ops.models import BackupRecord, BackupTier, VerifyStatus
@@ -475,6 +476,33 @@ def test_the_admin_shows_a_backup_as_an_operator_reads_it(content, admin_client)
     assert '"checksum"' not in page
     assert client.post(f"/admin/ops/backuprecord/{record.pk}/delete/").status_code == 403
     assert BackupRecord.objects.filter(pk=record.pk).exists()
+
+
+def test_restore_retires_the_public_cache_so_old_etags_get_the_restored_content(content):
+    # pytest-django's api_client would need the `db` fixture's transaction; a plain client suffices.
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    Service.objects.update(status=PublishStatus.PUBLISHED, published_at=timezone.now())
+    backup = backups.backup_create(tier=BackupTier.MANUAL)
+    before = client.get("/api/v1/services/")
+    Service.objects.create(
+        name="Added later",
+        slug="added-later",
+        description="After the backup",
+        status=PublishStatus.PUBLISHED,
+        published_at=timezone.now(),
+    )
+    changed = client.get("/api/v1/services/")
+    assert {s["slug"] for s in changed.json()["results"]} == {"data-annotation", "added-later"}
+
+    _run("restore_db", backup.name, "--noinput", "--no-safety-backup")
+
+    for held in (before["ETag"], changed["ETag"]):
+        after = client.get("/api/v1/services/", HTTP_IF_NONE_MATCH=held)
+        assert after.status_code == 200, "a client's ETag from before the restore still matched"
+        assert [s["slug"] for s in after.json()["results"]] == ["data-annotation"]
+        assert after["ETag"] not in (before["ETag"], changed["ETag"])
 
 
 class _Terminal(StringIO):
