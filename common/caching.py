@@ -172,6 +172,58 @@ def _cacheable(request) -> bool:
     return request.method in ("GET", "HEAD") and _wants_json(request)
 
 
+@lru_cache(maxsize=256)
+def query_params_understood(view) -> frozenset[str]:
+    """
+    The query parameters a public_cache view reads, from what its DRF class declares: the format
+    override, the pagination of a list, its filter backends' parameters (a FilterSet's filters, DRF's
+    search and ordering) and a `query_serializer_class`. The class is asked, the view never called.
+    Anything a view reads some other way is not known here, so it skips the cache: safe, only slower.
+    """
+    from rest_framework.mixins import ListModelMixin
+    from rest_framework.views import APIView
+
+    view_class = getattr(view, "view_class", None)  # set by as_view(), kept by public_cache's wraps()
+    if view_class is None or not issubclass(view_class, APIView):
+        return frozenset()
+    instance = view_class(**getattr(view, "view_initkwargs", {}))
+    names = {instance.settings.URL_FORMAT_OVERRIDE}
+    parameters = []
+    if isinstance(instance, ListModelMixin) and instance.paginator is not None:
+        parameters += instance.paginator.get_schema_operation_parameters(instance)
+    for backend in (backend_class() for backend_class in getattr(instance, "filter_backends", ())):
+        if hasattr(backend, "get_filterset_class"):  # django-filter's, which no longer describes itself
+            # No queryset: get_queryset() may need a request. A view with filterset_fields and no
+            # filterset_class is therefore not known here, and its filtered requests skip the cache.
+            filterset_class = backend.get_filterset_class(instance, None)
+            names |= _filterset_params(filterset_class) if filterset_class else set()
+        else:
+            parameters += backend.get_schema_operation_parameters(instance)
+    names |= {parameter["name"] for parameter in parameters}
+    query_serializer = getattr(instance, "query_serializer_class", None)
+    if query_serializer is not None:
+        names |= set(query_serializer().fields)
+    names.discard(None)
+    return frozenset(names)
+
+
+def _filterset_params(filterset_class) -> set[str]:
+    names = set()
+    for name, filter_ in filterset_class.base_filters.items():
+        # A range filter reads name_min and name_max (django-filter's SuffixedMultiWidget).
+        suffixes = getattr(filter_.field.widget, "suffixes", None)
+        names |= {f"{name}_{suffix}" if suffix else name for suffix in suffixes} if suffixes else {name}
+    return names
+
+
+def _understood(view, request) -> bool:
+    """
+    Whether every query parameter is one the view reads. Any other (`?junk=...`, a cache buster) cannot
+    change the page, yet each distinct value would be a new entry: such a request is served, not stored.
+    """
+    return request.GET.keys() <= query_params_understood(view)
+
+
 def public_cache(view):
     """Caches a public GET view's JSON responses by content version and URL, with ETag and 304."""
 
@@ -180,7 +232,7 @@ def public_cache(view):
         # PublicCacheMiddleware has usually looked already; called directly (warm_cache), look now.
         lookup = getattr(request, "_public_cache", None)
         if lookup is None:
-            if not _cacheable(request):
+            if not (_cacheable(request) and _understood(wrapped, request)):
                 return view(request, *args, **kwargs)
             lookup = _Lookup(request)
         if lookup.version is None:
@@ -235,7 +287,7 @@ class PublicCacheMiddleware:
         if not (request.path_info.startswith("/api/") and _cacheable(request)):
             return self.get_response(request)
         match = _public_cache_match(get_resolver(get_urlconf()), request.path_info)
-        if match is None:
+        if match is None or not _understood(match.func, request):
             return self.get_response(request)
         request.get_host()  # DisallowedHost (400) for a host not in ALLOWED_HOSTS, as CommonMiddleware would
         lookup = _Lookup(request)
