@@ -2,7 +2,9 @@
 Public GET responses, cached whole and keyed by a content version.
 
 Every content or impact write bumps the version on commit, which retires every cached page at once;
-no key lists to maintain. Rows scheduled to go live need no write: the earliest future publication time
+no key lists to maintain. Bulk paths that send no signal (seed_demo, restore_db, apply_retention,
+erasure) bump it themselves. Only query strings the view understands are stored
+(query_params_understood): any other parameter would make a new entry per value. Rows scheduled to go live need no write: the earliest future publication time
 is remembered beside the version, and the first request after it bumps the version itself.
 
 The ETag is derived from the version and the URL alone, so `If-None-Match` is answered 304 from one
