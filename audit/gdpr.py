@@ -28,6 +28,7 @@ from knox.models import get_token_model
 
 from accounts.models import Role, User
 from accounts.services import password_confirmed
+from common.caching import content_version_bump
 from common.crypto import email_blind_index
 from submissions.models import FormSubmission
 from uploads.services import uploads_delete_for_user
@@ -240,6 +241,8 @@ def user_erase(*, user: User, actor: User | None = None, reason: str) -> Erasure
     )
     user.delete()
     transaction.on_commit(lambda: _journal_append_safely([journal_entry(record)]))
+    # Nothing public shows a user today; the bump makes sure no cached page could outlive the erasure.
+    transaction.on_commit(content_version_bump)
     return record
 
 
@@ -429,6 +432,7 @@ def erasures_replay(*, since: datetime, progress=None) -> dict:
                 changes={"since": since.isoformat(), **totals},
             )
             transaction.on_commit(lambda: _journal_append_safely(missing_lines))
+            transaction.on_commit(content_version_bump)
     return {
         "since": since,
         "changed": changed,

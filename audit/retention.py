@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from common.caching import content_version_bump
 from common.crypto import email_blind_index
 
 from . import chain
@@ -255,8 +256,6 @@ def _run_audit(result, *, dry_run, batch_size, on_batch):
 
 
 def _run_soft_deleted(result, *, dry_run, batch_size, on_batch):
-    from common.caching import content_version_bump
-
     querysets = [
         m.all_objects.filter(deleted_at__lt=result.cutoff).order_by("pk") for m in _soft_deleted_models()
     ]
@@ -270,7 +269,6 @@ def _run_soft_deleted(result, *, dry_run, batch_size, on_batch):
                 if not ids:
                     break
                 qs.model.all_objects.filter(pk__in=ids).delete()
-                transaction.on_commit(content_version_bump)
             _batch_done(result, len(ids), on_batch)
 
 
@@ -331,6 +329,10 @@ def retention_apply(
             _RUNNERS[name](
                 result, dry_run=dry_run, batch_size=batch_size or policy.batch_size, on_batch=on_batch
             )
+        if not dry_run and any(r.done for r in run.results):
+            # One bump for the run, whichever policy changed rows: purged trash and anonymised people
+            # must not live on in a cached page or in a client's copy revalidated by its ETag.
+            transaction.on_commit(content_version_bump)
         if not dry_run:
             audit_record(
                 action="retention.run",

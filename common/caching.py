@@ -2,7 +2,9 @@
 Public GET responses, cached whole and keyed by a content version.
 
 Every content or impact write bumps the version on commit, which retires every cached page at once;
-no key lists to maintain. Rows scheduled to go live need no write: the earliest future publication time
+no key lists to maintain. Bulk paths that send no signal (seed_demo, restore_db, apply_retention,
+erasure) bump it themselves. Only query strings the view understands are stored
+(query_params_understood): any other parameter would make a new entry per value. Rows scheduled to go live need no write: the earliest future publication time
 is remembered beside the version, and the first request after it bumps the version itself.
 
 The ETag is derived from the version and the URL alone, so `If-None-Match` is answered 304 from one
@@ -44,13 +46,26 @@ def _next_publish_timestamp() -> float:
     return min(times).timestamp() if times else _NO_SCHEDULE
 
 
+def _fresh_version() -> int:
+    """
+    Where a lost version key starts again (a new cache, a flush, an eviction): the clock in nanoseconds.
+    Every bump is a cache round trip, far longer than a nanosecond, so the counter can never have run
+    ahead of this clock: the number is above every version issued before, and no ETag a client holds
+    can match it. (Milliseconds could be outrun: one transaction saving a thousand rows bumps a
+    thousand times on commit.)
+    """
+    return time.time_ns()
+
+
 def content_version_bump() -> None:
-    """Retires every cached public page. Run it on commit, never inside the writing transaction."""
+    """
+    Retires every cached public page. Run it on commit, never inside the writing transaction. The
+    version lives in the cache, not the database, so a restored database cannot bring an old one back.
+    """
     try:
         cache.incr(VERSION_KEY)
     except ValueError:
-        # A fresh or evicted key starts from the clock, never from a number an old page may carry.
-        cache.set(VERSION_KEY, int(time.time() * 1000), timeout=None)
+        cache.set(VERSION_KEY, _fresh_version(), timeout=None)
     cache.delete(NEXT_PUBLISH_KEY)
 
 
@@ -58,7 +73,7 @@ def _version_from(values: dict) -> int | None:
     """The current version from a get_many() of VERSION_KEY and NEXT_PUBLISH_KEY (plus anything else)."""
     version = values.get(VERSION_KEY)
     if version is None:
-        cache.add(VERSION_KEY, int(time.time() * 1000), timeout=None)
+        cache.add(VERSION_KEY, _fresh_version(), timeout=None)
         version = cache.get(VERSION_KEY)
         if version is None:
             return None
@@ -86,8 +101,9 @@ def _bump_on_commit(**kwargs) -> None:
 def connect_content_invalidation(app_label: str) -> None:
     """
     Every save, delete and relation change of the app's models retires the public cache after commit,
-    whichever path made it (services, the admin, a shell). Bulk writes that send no signal (seed_demo)
-    call content_version_bump themselves.
+    whichever path made it (services, the admin, a shell). Paths that send no signal call
+    content_version_bump themselves on commit: seed_demo, restore_db, apply_retention and erasure
+    (docs/performance.md lists them).
     """
     for model in apps.get_app_config(app_label).get_models():
         uid = f"content-cache:{model._meta.label}"
@@ -158,6 +174,58 @@ def _cacheable(request) -> bool:
     return request.method in ("GET", "HEAD") and _wants_json(request)
 
 
+@lru_cache(maxsize=256)
+def query_params_understood(view) -> frozenset[str]:
+    """
+    The query parameters a public_cache view reads, from what its DRF class declares: the format
+    override, the pagination of a list, its filter backends' parameters (a FilterSet's filters, DRF's
+    search and ordering) and a `query_serializer_class`. The class is asked, the view never called.
+    Anything a view reads some other way is not known here, so it skips the cache: safe, only slower.
+    """
+    from rest_framework.mixins import ListModelMixin
+    from rest_framework.views import APIView
+
+    view_class = getattr(view, "view_class", None)  # set by as_view(), kept by public_cache's wraps()
+    if view_class is None or not issubclass(view_class, APIView):
+        return frozenset()
+    instance = view_class(**getattr(view, "view_initkwargs", {}))
+    names = {instance.settings.URL_FORMAT_OVERRIDE}
+    parameters = []
+    if isinstance(instance, ListModelMixin) and instance.paginator is not None:
+        parameters += instance.paginator.get_schema_operation_parameters(instance)
+    for backend in (backend_class() for backend_class in getattr(instance, "filter_backends", ())):
+        if hasattr(backend, "get_filterset_class"):  # django-filter's, which no longer describes itself
+            # No queryset: get_queryset() may need a request. A view with filterset_fields and no
+            # filterset_class is therefore not known here, and its filtered requests skip the cache.
+            filterset_class = backend.get_filterset_class(instance, None)
+            names |= _filterset_params(filterset_class) if filterset_class else set()
+        else:
+            parameters += backend.get_schema_operation_parameters(instance)
+    names |= {parameter["name"] for parameter in parameters}
+    query_serializer = getattr(instance, "query_serializer_class", None)
+    if query_serializer is not None:
+        names |= set(query_serializer().fields)
+    names.discard(None)
+    return frozenset(names)
+
+
+def _filterset_params(filterset_class) -> set[str]:
+    names = set()
+    for name, filter_ in filterset_class.base_filters.items():
+        # A range filter reads name_min and name_max (django-filter's SuffixedMultiWidget).
+        suffixes = getattr(filter_.field.widget, "suffixes", None)
+        names |= {f"{name}_{suffix}" if suffix else name for suffix in suffixes} if suffixes else {name}
+    return names
+
+
+def _understood(view, request) -> bool:
+    """
+    Whether every query parameter is one the view reads. Any other (`?junk=...`, a cache buster) cannot
+    change the page, yet each distinct value would be a new entry: such a request is served, not stored.
+    """
+    return request.GET.keys() <= query_params_understood(view)
+
+
 def public_cache(view):
     """Caches a public GET view's JSON responses by content version and URL, with ETag and 304."""
 
@@ -166,7 +234,7 @@ def public_cache(view):
         # PublicCacheMiddleware has usually looked already; called directly (warm_cache), look now.
         lookup = getattr(request, "_public_cache", None)
         if lookup is None:
-            if not _cacheable(request):
+            if not (_cacheable(request) and _understood(wrapped, request)):
                 return view(request, *args, **kwargs)
             lookup = _Lookup(request)
         if lookup.version is None:
@@ -221,7 +289,7 @@ class PublicCacheMiddleware:
         if not (request.path_info.startswith("/api/") and _cacheable(request)):
             return self.get_response(request)
         match = _public_cache_match(get_resolver(get_urlconf()), request.path_info)
-        if match is None:
+        if match is None or not _understood(match.func, request):
             return self.get_response(request)
         request.get_host()  # DisallowedHost (400) for a host not in ALLOWED_HOSTS, as CommonMiddleware would
         lookup = _Lookup(request)

@@ -40,6 +40,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from audit.services import audit_record
+from common.caching import content_version_bump
 
 from . import backup_files
 from .models import BackupRecord, BackupTier, VerifyStatus
@@ -845,13 +846,9 @@ def backup_restore(
     Restores a backup over the database: the file is checked first (sha256, decryption), then a safety
     backup of the current database is taken, then the restore runs in one transaction. Afterwards the
     schema is migrated forward if the backup is older than the code, the GDPR erasures made since the
-    backup was taken are applied again, the backup records are rebuilt from storage, and the restore
-    is audited.
+    backup was taken are applied again, the backup records are rebuilt from storage, the public cache
+    is retired, and the restore is audited.
     """
-    from django.core.management import call_command
-
-    from audit.gdpr import erasures_replay
-
     say = say or (lambda message: None)
     clock = time.monotonic()
     result = RestoreResult(name=plan.name)
@@ -876,16 +873,13 @@ def backup_restore(
             _restore_sqlite(alias, dump, Path(folder))
         _close_connections(alias)
 
-    if plan.missing_migrations:
-        say(f"Migrating forward: {len(plan.missing_migrations)} migrations are newer than the backup...")
-        call_command("migrate", database=alias, interactive=False, verbosity=0)
-        result.migrated = plan.missing_migrations
-    since = parse_datetime(manifest["created_at"])
-    say(f"Replaying the GDPR erasures made since {since:%Y-%m-%d %H:%M:%S} UTC...")
-    replay = erasures_replay(since=since)
-    result.erasures_replayed = replay["erasures"]
-    result.users_erased = replay["users_erased"]
-    backup_records_sync()
+    try:
+        _after_restore(plan, result, alias=alias, say=say)
+    finally:
+        # The swap has committed (in psql, or SQLite's backup API): the public pages and the ETags that
+        # clients hold describe another database, even if a step after it failed. The version lives in
+        # the cache, so the bump gives a number never issued before (common.caching).
+        content_version_bump()
     result.seconds = round(time.monotonic() - clock, 3)
     audit_record(
         action="backup.restored",
@@ -903,6 +897,24 @@ def backup_restore(
         },
     )
     return result
+
+
+def _after_restore(plan: RestorePlan, result: RestoreResult, *, alias: str, say) -> None:
+    """Migrates forward, replays the erasures made since the backup, and rebuilds the backup records."""
+    from django.core.management import call_command
+
+    from audit.gdpr import erasures_replay
+
+    if plan.missing_migrations:
+        say(f"Migrating forward: {len(plan.missing_migrations)} migrations are newer than the backup...")
+        call_command("migrate", database=alias, interactive=False, verbosity=0)
+        result.migrated = plan.missing_migrations
+    since = parse_datetime(plan.manifest["created_at"])
+    say(f"Replaying the GDPR erasures made since {since:%Y-%m-%d %H:%M:%S} UTC...")
+    replay = erasures_replay(since=since)
+    result.erasures_replayed = replay["erasures"]
+    result.users_erased = replay["users_erased"]
+    backup_records_sync()
 
 
 def _has_schema(alias: str) -> bool:

@@ -283,3 +283,28 @@ def test_purging_every_row_keeps_numbering_and_the_chain_verifiable():
     report = chain.verify()
     assert report.ok, report.problem
     assert retention_apply(now=NOW, policies=["audit"]).results[0].done == 0
+
+
+@pytest.mark.parametrize("policy", ["soft_deleted", "users_inactive"])
+def test_a_run_that_changed_rows_retires_the_public_cache(
+    world, policy, api_client, django_capture_on_commit_callbacks
+):
+    # Anonymising shows nowhere public today; the bump is one per run, and an erasure of personal data
+    # must not wait for a cached page (or a client's copy revalidated by ETag) to age out.
+    before = api_client.get("/api/v1/services/")
+    with django_capture_on_commit_callbacks(execute=True):
+        run = retention_apply(policies=[policy])
+    assert run.results[0].done > 0
+    after = api_client.get("/api/v1/services/", HTTP_IF_NONE_MATCH=before["ETag"])
+    assert after.status_code == 200 and after["ETag"] != before["ETag"]
+    assert [s["slug"] for s in after.json()["results"]] == [world["live"].slug]
+
+
+def test_a_dry_run_or_a_run_with_nothing_due_keeps_the_public_cache(
+    world, api_client, django_capture_on_commit_callbacks
+):
+    before = api_client.get("/api/v1/services/")
+    with django_capture_on_commit_callbacks(execute=True):
+        retention_apply(dry_run=True)
+        retention_apply(policies=["users_inactive"], now=timezone.now() - timedelta(days=3650))
+    assert api_client.get("/api/v1/services/", HTTP_IF_NONE_MATCH=before["ETag"]).status_code == 304

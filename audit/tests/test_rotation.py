@@ -432,3 +432,18 @@ def test_a_row_no_key_opens_stops_the_rotation_and_leaves_its_batch_untouched(se
     assert rotation.counts["accounts.user.phone"] == {"rows": 4, "rewritten": 4, "already_current": 0}
     settings.FIELD_ENCRYPTION_OLD_KEYS = []
     assert User.objects.get(pk=pks[2]).phone == "written under X"
+
+
+def test_a_rotation_keeps_the_public_cache(
+    settings, written_under_a, api_client, django_capture_on_commit_callbacks
+):
+    # A rotation rewrites ciphertext, never plaintext: no page can differ, so none is retired.
+    from content.tests.factories import ServiceFactory
+
+    ServiceFactory(slug="public")
+    before = api_client.get("/api/v1/services/")
+    settings.FIELD_ENCRYPTION_KEY, settings.FIELD_ENCRYPTION_OLD_KEYS = "key-B", ["key-A"]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert field_key_rotate(batch_size=2).finished_at
+        blind_index_recompute()
+    assert api_client.get("/api/v1/services/", HTTP_IF_NONE_MATCH=before["ETag"]).status_code == 304

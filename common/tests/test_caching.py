@@ -1,3 +1,4 @@
+import secrets
 from unittest import mock
 
 import pytest
@@ -61,6 +62,19 @@ def test_no_bump_before_commit(api_client, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False):
         ServiceFactory()
         assert caching.content_version() == version
+
+
+def test_a_lost_version_starts_again_above_every_version_issued(api_client):
+    # A flush or an eviction must not hand out a number (and so an ETag) that a client may still hold,
+    # even after a burst of bumps (one per row of a bulk save).
+    from django.core.cache import cache
+
+    caching.content_version()
+    for _ in range(2000):
+        caching.content_version_bump()
+    last = caching.content_version()
+    cache.delete(caching.VERSION_KEY)
+    assert caching.content_version() > last
 
 
 def test_each_url_has_its_own_etag(api_client):
@@ -205,3 +219,81 @@ def test_a_miss_for_an_unknown_slug_is_still_a_json_404(api_client):
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
     assert response["Content-Length"] == str(len(response.content))
+
+
+UNKNOWN_PARAMETER_PATHS = [
+    "/api/v1/services/",
+    "/api/v1/services/listed/",
+    "/api/v1/case-studies/",
+    "/api/v1/impact-stories/",
+    "/api/v1/impact-metrics/summary/",
+]
+
+
+@pytest.mark.parametrize("path", UNKNOWN_PARAMETER_PATHS)
+def test_unknown_query_parameters_are_served_but_never_stored(api_client, path):
+    from django.core.cache import cache
+
+    ServiceFactory(slug="listed")
+    plain = api_client.get(path)
+    assert plain.status_code == 200 and plain["ETag"]
+    with mock.patch.object(caching.cache, "set", wraps=caching.cache.set) as stored:
+        for _ in range(50):
+            response = api_client.get(path, {"junk": secrets.token_hex(1024)})  # 2 KB each
+            assert response.status_code == 200
+            assert response.json() == plain.json()
+            assert "ETag" not in response
+    assert [c.args[0] for c in stored.call_args_list if c.args[0].startswith("page:")] == []
+    if hasattr(cache, "keys"):  # Redis: count what is really there
+        assert len(cache.keys("page:*")) == 1
+
+
+KNOWN_PARAMETER_PATHS = [
+    "/api/v1/services/?limit=5&offset=0&format=json",
+    "/api/v1/case-studies/?ordering=title&limit=5",
+    "/api/v1/case-studies/?industry=agritech&service=listed&search=label+data&ordering=-title",
+    "/api/v1/impact-stories/?country=IN&search=women&ordering=beneficiaries&limit=2",
+    "/api/v1/impact-metrics/summary/?period_start=2024-01-01&period_end=2024-12-31&country=IN",
+]
+
+
+@pytest.mark.parametrize("path", KNOWN_PARAMETER_PATHS)
+def test_parameters_the_view_understands_are_still_cached(api_client, path, django_assert_num_queries):
+    ServiceFactory(slug="listed")
+    first = api_client.get(path)
+    assert first.status_code == 200 and first["ETag"]
+    with django_assert_num_queries(0):
+        hit = api_client.get(path)
+    assert hit.content == first.content and hit["ETag"] == first["ETag"]
+
+
+def test_the_parameters_come_from_the_views_declarations():
+    import django_filters
+    from django_filters.rest_framework import DjangoFilterBackend
+    from rest_framework import filters, generics
+
+    from content.models import CaseStudy
+
+    class RangeFilterSet(django_filters.FilterSet):
+        published = django_filters.DateFromToRangeFilter(field_name="published_at")
+
+        class Meta:
+            model = CaseStudy
+            fields = ["published"]
+
+    class View(generics.ListAPIView):
+        filterset_class = RangeFilterSet
+        filter_backends = [DjangoFilterBackend, filters.SearchFilter, filters.OrderingFilter]
+        search_fields = ["title"]
+
+    understood = caching.query_params_understood(caching.public_cache(View.as_view()))
+    assert understood == {
+        "format",
+        "limit",
+        "offset",
+        "published_after",
+        "published_before",
+        "search",
+        "ordering",
+    }
+    assert caching.query_params_understood(caching.public_cache(lambda request: None)) == frozenset()

@@ -39,6 +39,9 @@ class ImpactStoryDetailApi(PublicReadMixin, generics.RetrieveAPIView):
 
 
 class ImpactMetricSummaryApi(PublicReadMixin, APIView):
+    # Its fields are the parameters the public cache keys on (common.caching.query_params_understood).
+    query_serializer_class = MetricSummaryQuerySerializer
+
     @extend_schema(
         parameters=[MetricSummaryQuerySerializer],
         responses=MetricSummarySerializer,
@@ -51,7 +54,7 @@ class ImpactMetricSummaryApi(PublicReadMixin, APIView):
         ),
     )
     def get(self, request):
-        query = MetricSummaryQuerySerializer(data=request.query_params)
+        query = self.query_serializer_class(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
         results = selectors.impact_metric_summary(**params)

@@ -22,6 +22,7 @@ from accounts.models import User
 from audit.chain import verify as verify_chain
 from audit.gdpr import user_erase
 from audit.models import AuditLog
+from common.models import PublishStatus
 from content.models import Industry, Service
 from ops import backups
 from ops.models import BackupRecord, BackupTier, VerifyStatus
@@ -328,12 +329,11 @@ def test_restore_refuses_a_backup_from_newer_code_and_touches_nothing(content):
     assert not AuditLog.objects.filter(action="backup.restored").exists()
 
 
-def test_restore_asks_first_and_a_no_changes_nothing(content, monkeypatch):
+def test_restore_asks_first_and_a_no_changes_nothing(content):
     backup = backups.backup_create(tier=BackupTier.MANUAL)
     Industry.objects.create(name="Kept", slug="kept")
-    monkeypatch.setattr("builtins.input", lambda prompt: "no")
     with pytest.raises(CommandError, match="Restore cancelled: nothing was changed"):
-        _run("restore_db", backup.name)
+        _run("restore_db", backup.name, stdin=_Terminal("no\n"))
     assert Industry.objects.filter(slug="kept").exists()
     assert BackupRecord.objects.count() == 1
 
@@ -476,3 +476,73 @@ def test_the_admin_shows_a_backup_as_an_operator_reads_it(content, admin_client)
     assert '"checksum"' not in page
     assert client.post(f"/admin/ops/backuprecord/{record.pk}/delete/").status_code == 403
     assert BackupRecord.objects.filter(pk=record.pk).exists()
+
+
+def test_restore_retires_the_public_cache_so_old_etags_get_the_restored_content(content):
+    # pytest-django's api_client would need the `db` fixture's transaction; a plain client suffices.
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    Service.objects.update(status=PublishStatus.PUBLISHED, published_at=timezone.now())
+    backup = backups.backup_create(tier=BackupTier.MANUAL)
+    before = client.get("/api/v1/services/")
+    Service.objects.create(
+        name="Added later",
+        slug="added-later",
+        description="After the backup",
+        status=PublishStatus.PUBLISHED,
+        published_at=timezone.now(),
+    )
+    changed = client.get("/api/v1/services/")
+    assert {s["slug"] for s in changed.json()["results"]} == {"data-annotation", "added-later"}
+
+    _run("restore_db", backup.name, "--noinput", "--no-safety-backup")
+
+    for held in (before["ETag"], changed["ETag"]):
+        after = client.get("/api/v1/services/", HTTP_IF_NONE_MATCH=held)
+        assert after.status_code == 200, "a client's ETag from before the restore still matched"
+        assert [s["slug"] for s in after.json()["results"]] == ["data-annotation"]
+        assert after["ETag"] not in (before["ETag"], changed["ETag"])
+
+
+class _Terminal(StringIO):
+    """A stdin that says it is a terminal, with the operator's answer already typed."""
+
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("how", ["cron", "a script's pipe"])
+def test_restore_without_a_terminal_refuses_before_doing_anything(content, monkeypatch, how):
+    backup = backups.backup_create(tier=BackupTier.MANUAL)
+    Industry.objects.create(name="Kept", slug="kept")
+    with pytest.raises(CommandError, match="restore_db needs confirmation: .*pass --noinput"):
+        if how == "cron":  # stdin is /dev/null: input() used to end in EOFError
+            monkeypatch.setattr("sys.stdin", StringIO(""))
+            _run("restore_db", backup.name)
+        else:  # even a "yes" piped in is no operator's confirmation
+            _run("restore_db", backup.name, stdin=StringIO("yes\n"))
+    assert Industry.objects.filter(slug="kept").exists()
+    assert BackupRecord.objects.count() == 1  # no safety backup
+    assert not AuditLog.objects.filter(action="backup.restored").exists()
+
+
+def test_restore_noinput_and_its_alias_yes_run_without_a_terminal(content):
+    backup = backups.backup_create(tier=BackupTier.MANUAL)
+    for flag in ("--noinput", "--no-input", "--yes"):
+        Industry.objects.create(name="Gone", slug="gone")
+        out = _run("restore_db", backup.name, flag, "--no-safety-backup", stdin=StringIO())
+        assert f"Restored {backup.name}" in out
+        assert not Industry.objects.filter(slug="gone").exists()
+    # call_command's usual spelling of --noinput, as migrate and flush take it.
+    Industry.objects.create(name="Gone", slug="gone")
+    _run("restore_db", backup.name, interactive=False, no_safety_backup=True)
+    assert not Industry.objects.filter(slug="gone").exists()
+
+
+def test_restore_at_a_terminal_asks_and_yes_restores(content):
+    backup = backups.backup_create(tier=BackupTier.MANUAL)
+    Industry.objects.create(name="Gone", slug="gone")
+    out = _run("restore_db", backup.name, "--no-safety-backup", stdin=_Terminal("yes\n"))
+    assert "Type 'yes' to restore" in out and f"Restored {backup.name}" in out
+    assert not Industry.objects.filter(slug="gone").exists()

@@ -162,3 +162,14 @@ def test_seed_demo_needs_bootstrap_first_and_a_positive_scale():
     with pytest.raises(CommandError, match="--scale"):
         _run("seed_demo", scale=0)
     assert not Industry.objects.exists()
+
+
+def test_seed_demo_retires_the_public_cache(api_client, django_capture_on_commit_callbacks):
+    _run("bootstrap")
+    before = api_client.get("/api/v1/case-studies/")
+    assert before.json()["count"] == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        _run("seed_demo")
+    after = api_client.get("/api/v1/case-studies/", HTTP_IF_NONE_MATCH=before["ETag"])
+    assert after.status_code == 200
+    assert after.json()["count"] == 5 and after["ETag"] != before["ETag"]

@@ -1,3 +1,5 @@
+import sys
+
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
@@ -12,16 +14,33 @@ class Command(BaseCommand):
         "web, worker and beat processes first (docs/backups.md)."
     )
 
+    # call_command(..., stdin=...) as for createsuperuser: the stream the confirmation is read from.
+    stealth_options = ("stdin",)
+
     def add_arguments(self, parser):
         parser.add_argument("name", help="The backup's name (see backup_db --list).")
-        parser.add_argument("--yes", action="store_true", help="Do not ask for confirmation.")
+        parser.add_argument(
+            "--noinput",
+            "--no-input",
+            "--yes",
+            action="store_false",
+            dest="interactive",
+            help="Do not ask for confirmation (for cron and scripts). --yes is the older name.",
+        )
         parser.add_argument(
             "--no-safety-backup",
             action="store_true",
             help="Skip the backup of the current database (only when it is known to be worthless).",
         )
 
-    def handle(self, *args, name, yes, no_safety_backup, **options):
+    def handle(self, *args, name, interactive, no_safety_backup, **options):
+        stdin = options.get("stdin") or sys.stdin
+        if interactive and not _is_terminal(stdin):
+            # Checked first: cron or a script without --noinput must not get as far as reading the file.
+            raise CommandError(
+                "restore_db needs confirmation: it replaces the whole database, and there is no terminal "
+                "to ask on. Run it in a terminal, or pass --noinput to run it from cron or a script."
+            )
         try:
             plan = restore_plan(name)
         except BackupError as error:
@@ -35,11 +54,11 @@ class Command(BaseCommand):
         if plan.missing_migrations:
             self.stdout.write(f"Then:     {len(plan.missing_migrations)} newer migrations will be applied")
         self.stdout.write(f"Replaces: the database {database}, everything in it now")
-        if not yes:
-            if not options.get("interactive", True):
-                raise CommandError("Refusing to restore without confirmation: pass --yes.")
-            answer = input("Type 'yes' to restore: ")
-            if answer.strip().lower() != "yes":
+        if interactive:
+            self.stdout.write("Type 'yes' to restore: ", ending="")
+            self.stdout.flush()
+            # readline() gives "" at end of input, where input() raised EOFError.
+            if stdin.readline().strip().lower() != "yes":
                 raise CommandError("Restore cancelled: nothing was changed.")
         try:
             result = backup_restore(
@@ -53,3 +72,10 @@ class Command(BaseCommand):
             f"Erasures replayed: {result.erasures_replayed} ({result.users_erased} users erased again)."
         )
         self.stdout.write(self.style.SUCCESS(f"Restored {name} in {result.seconds:.1f} s."))
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no such method, or a closed stream
+        return False
