@@ -21,6 +21,7 @@ from django.utils import timezone
 from django_cryptography.core.signing import BadSignature
 from django_cryptography.utils.crypto import InvalidToken
 
+from common.caching import content_version_bump
 from common.crypto import email_blind_index
 from common.encryption import encrypted_fields, key_fingerprint, keyring
 
@@ -133,6 +134,9 @@ def _rotation_finish(*, rotation_pk, labels: Iterable[str], actor) -> KeyRotatio
                     "fields": [{"field": label, **c} for label, c in counts.items()],
                 },
             )
+            # Every bulk path retires the public cache, as a rule with no exceptions to reason about:
+            # a rotation changes no plaintext today, but a rare cache refill is cheaper than being wrong.
+            transaction.on_commit(content_version_bump)
     return rotation
 
 

@@ -434,10 +434,10 @@ def test_a_row_no_key_opens_stops_the_rotation_and_leaves_its_batch_untouched(se
     assert User.objects.get(pk=pks[2]).phone == "written under X"
 
 
-def test_a_rotation_keeps_the_public_cache(
+def test_a_finished_rotation_retires_the_public_cache(
     settings, written_under_a, api_client, django_capture_on_commit_callbacks
 ):
-    # A rotation rewrites ciphertext, never plaintext: no page can differ, so none is retired.
+    # Every bulk path retires the public cache (issue 13, item 9), a rotation too.
     from content.tests.factories import ServiceFactory
 
     ServiceFactory(slug="public")
@@ -446,4 +446,7 @@ def test_a_rotation_keeps_the_public_cache(
     with django_capture_on_commit_callbacks(execute=True):
         assert field_key_rotate(batch_size=2).finished_at
         blind_index_recompute()
-    assert api_client.get("/api/v1/services/", HTTP_IF_NONE_MATCH=before["ETag"]).status_code == 304
+    after = api_client.get("/api/v1/services/", HTTP_IF_NONE_MATCH=before["ETag"])
+    assert after.status_code == 200
+    assert after["ETag"] != before["ETag"]
+    assert [s["slug"] for s in after.json()["results"]] == ["public"]
