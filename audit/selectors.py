@@ -33,6 +33,11 @@ def user_submissions(*, user, email_hash: str | None = None) -> QuerySet[FormSub
     return FormSubmission.objects.filter(Q(user=user) | Q(email_hash=email_hash))
 
 
+def visitor_submissions(*, email_hash: str) -> QuerySet[FormSubmission]:
+    """The forms sent without an account with the address behind `email_hash` (its blind index)."""
+    return FormSubmission.objects.filter(email_hash=email_hash, user__isnull=True)
+
+
 def user_audit_events(*, user) -> QuerySet[AuditLog]:
     """What the log says about the user, and what the user did."""
     return AuditLog.objects.filter(
