@@ -19,6 +19,7 @@ from common.crypto import email_blind_index, normalize_email
 
 from .models import Role, User
 from .selectors import user_by_email, user_preferences
+from .verification import MAIL_ALREADY_REGISTERED, email_verification_queue
 
 EDITORS_GROUP = "Editors"
 # The apps whose models editors manage: content and impact only.
@@ -192,8 +193,6 @@ def user_register(
     has an account. No token: the user logs in. Throttled per address and per client address
     (RegistrationThrottled).
     """
-    from .verification import MAIL_ALREADY_REGISTERED, email_verification_queue
-
     email = normalize_email(email)
     _registration_throttle(email=email, ip=ip)
     try:
@@ -215,8 +214,9 @@ def user_register(
                 )
                 email_verification_queue(user=user)
             return
-        except IntegrityError:
-            # Two sign-ups with one address at the same moment: the other one made the account.
+        except (IntegrityError, ValidationError):
+            # Two sign-ups with one address at the same moment: the other one made the account (the
+            # uniqueness check or the constraint saw it), and this one gets the known-address answer.
             existing = user_by_email(email=email)
             if existing is None:
                 raise
