@@ -5,16 +5,20 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.core.exceptions import PermissionDenied
 from django.core.serializers.json import DjangoJSONEncoder
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
 
-from audit.gdpr import GdprRefused, user_erase, user_export
+from audit.gdpr import GdprRefused, user_erase, user_export, visitor_data_erase
 from audit.models import ErasureReason
-from audit.selectors import user_erasure_preview
+from audit.selectors import user_erasure_preview, visitor_submissions
+from common.crypto import email_blind_index
 
 from .forms import UserPasswordForm, password_actor
 from .models import Role, User
+from .selectors import user_by_email
 from .services import user_admin_update, user_create
 
 
@@ -30,6 +34,13 @@ class UserEditForm(UserChangeForm):
         fields = "__all__"
 
     email = forms.EmailField(help_text="The log-in name. Letter case does not matter.")
+
+
+class VisitorEraseForm(forms.Form):
+    email = forms.EmailField(
+        max_length=254,
+        help_text="The address of a visitor without an account who asked for their forms to be erased.",
+    )
 
 
 @admin.register(User)
@@ -71,6 +82,14 @@ class UserAdmin(DjangoUserAdmin):
     ]
     filter_horizontal = []
     actions = ["export_personal_data", "erase_users"]
+
+    def get_urls(self):
+        erase_visitor = path(
+            "erase-visitor-data/",
+            self.admin_site.admin_view(self.erase_visitor_data_view),
+            name="accounts_user_erase_visitor_data",
+        )
+        return [erase_visitor, *super().get_urls()]
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -155,3 +174,38 @@ class UserAdmin(DjangoUserAdmin):
         for message in refused:
             self.message_user(request, f"Not erased: {message}", messages.ERROR)
         return None
+
+    def erase_visitor_data_view(self, request):
+        """
+        The erasure request of a visitor without an account: the admin enters the address, sees how many
+        forms it sent, then confirms (a second POST with confirm=yes). Admins only; CSRF-protected.
+        """
+        if not self.has_gdpr_permission(request):
+            raise PermissionDenied
+        form = VisitorEraseForm(request.POST or None)
+        matches = None
+        if request.method == "POST" and form.is_valid():
+            email = form.cleaned_data["email"]
+            if request.POST.get("confirm") == "yes":
+                try:
+                    record = visitor_data_erase(email=email, actor=request.user)
+                except GdprRefused as refusal:
+                    form.add_error("email", refusal.messages[0])
+                else:
+                    self.message_user(
+                        request, f"Erased the visitor's forms (erasure record {record.pk}).", messages.SUCCESS
+                    )
+                    return HttpResponseRedirect(reverse("admin:accounts_user_changelist"))
+            else:
+                matches = visitor_submissions(email_hash=email_blind_index(email)).count()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Erase a visitor's form submissions (GDPR)",
+            "opts": self.model._meta,
+            "form": form,
+            "matches": matches,
+            "has_account": form.is_valid() and user_by_email(email=form.cleaned_data["email"]) is not None,
+            "media": self.media,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/accounts/user/erase_visitor_data.html", context)

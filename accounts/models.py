@@ -85,6 +85,9 @@ class User(BaseModel, AbstractBaseUser, PermissionsMixin):
         default=False, help_text="Retention and anonymisation skip a user on legal hold."
     )
     anonymized_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Set when the user opened the link of a verification mail (accounts.services.email_verify): only
+    # then are the forms sent without an account with this address theirs to export and erase.
+    email_verified_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Moved on by "log out everywhere" (accounts.services.user_logout_all); see get_session_auth_hash.
     session_generation = models.PositiveIntegerField(default=0, editable=False)
 
@@ -135,6 +138,10 @@ class User(BaseModel, AbstractBaseUser, PermissionsMixin):
     def _generation_session_hash(self, *, secret):
         value = f"{self.password}:{self.session_generation}"
         return salted_hmac(SESSION_HASH_SALT, value, secret=secret, algorithm="sha256").hexdigest()
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
 
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN

@@ -3,6 +3,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth import authenticate, logout, password_validation
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -18,6 +19,7 @@ from common.crypto import email_blind_index, normalize_email
 
 from .models import Role, User
 from .selectors import user_by_email, user_preferences
+from .verification import MAIL_ALREADY_REGISTERED, email_verification_queue
 
 EDITORS_GROUP = "Editors"
 # The apps whose models editors manage: content and impact only.
@@ -104,7 +106,6 @@ def user_role_change(*, user: User, role: str, actor: User | None = None) -> Use
 
 # --- Registration, log-in, log-out, profile ----------------------------------------------------------
 
-EMAIL_TAKEN = "A user with this e-mail address already exists."
 INVALID_CREDENTIALS = "Unable to log in with the given e-mail address and password."
 # What a user may change about themselves; role, e-mail and the flags are someone else's business.
 PROFILE_FIELDS = frozenset({"name", "company", "phone", "country", "preferences"})
@@ -155,41 +156,75 @@ def auth_token_create(*, user: User, via: str) -> IssuedToken:
     return IssuedToken(user=user, token=token, expiry=instance.expiry)
 
 
-def _email_taken(email: str) -> bool:
-    return user_by_email(email=email) is not None
+class RegistrationThrottled(Exception):
+    def __init__(self, *, retry_after: int, scope: str):
+        super().__init__(f"registration throttled ({scope}) for {retry_after}s")
+        self.retry_after = retry_after
+        self.scope = scope
 
 
-@transaction.atomic
+def _registration_throttle(*, email: str, ip: str) -> None:
+    # Every attempt counts, per submitted address (an HMAC, no address in the cache) and per client
+    # address, before anything is checked: the answer must not depend on whether the account exists.
+    window = settings.REGISTER_WINDOW
+    for scope, key, limit in (
+        ("ip", f"register:ip:{ip}", settings.REGISTER_MAX_PER_IP),
+        ("address", f"register:address:{email_blind_index(email)}", settings.REGISTER_MAX_PER_ADDRESS),
+    ):
+        attempt = ratelimit.hit(key, limit=limit, window=window)
+        if not attempt.allowed:
+            raise RegistrationThrottled(retry_after=attempt.retry_after, scope=scope)
+
+
 def user_register(
-    *, email: str, password: str, name: str, company: str = "", phone: str = "", country: str = ""
-) -> IssuedToken:
-    """Self-service sign-up: always the `user` role, the password validators applied, a token issued."""
+    *,
+    email: str,
+    password: str,
+    name: str,
+    ip: str,
+    company: str = "",
+    phone: str = "",
+    country: str = "",
+) -> None:
+    """
+    Self-service sign-up: always the `user` role, the password validators applied. The same outcome
+    for a known and an unknown address, so sign-up tells nobody who has an account: a new address gets
+    an account and a verification mail; a known one is left as it is and gets a mail saying it already
+    has an account. No token: the user logs in. Throttled per address and per client address
+    (RegistrationThrottled).
+    """
     email = normalize_email(email)
-    errors: dict[str, list[str]] = {}
+    _registration_throttle(email=email, ip=ip)
     try:
         password_validation.validate_password(password, user=User(email=email, name=name))
     except ValidationError as error:
-        errors["password"] = error.messages
-    if _email_taken(email):
-        errors["email"] = [EMAIL_TAKEN]
-    if errors:
-        raise ValidationError(errors)
-    try:
-        user = user_create(
-            email=email,
-            password=password,
-            name=name,
-            company=company,
-            phone=phone,
-            country=country,
-            role=Role.USER,
-        )
-    except IntegrityError:
-        # Two sign-ups with one address at the same moment: the case-insensitive constraint decides.
-        if _email_taken(email):
-            raise ValidationError({"email": [EMAIL_TAKEN]}) from None
-        raise
-    return auth_token_create(user=user, via="register")
+        raise ValidationError({"password": error.messages}) from None
+    existing = user_by_email(email=email)
+    if existing is None:
+        try:
+            with transaction.atomic():
+                user = user_create(
+                    email=email,
+                    password=password,
+                    name=name,
+                    company=company,
+                    phone=phone,
+                    country=country,
+                    role=Role.USER,
+                )
+                email_verification_queue(user=user)
+            return
+        except (IntegrityError, ValidationError):
+            # Two sign-ups with one address at the same moment: the other one made the account (the
+            # uniqueness check or the constraint saw it), and this one gets the known-address answer.
+            existing = user_by_email(email=email)
+            if existing is None:
+                raise
+    else:
+        # About the work of the new-account path (its password hash), so timing says little either.
+        make_password(password)
+    with transaction.atomic():
+        email_verification_queue(user=existing, kind=MAIL_ALREADY_REGISTERED)
 
 
 def _login_keys(*, email: str, ip: str) -> tuple[str, str]:
@@ -435,6 +470,11 @@ def user_admin_update(*, user: User, actor: User, changed: list[str]) -> User:
     # Credentials are not this form's business: a password change or "log out everywhere" made while
     # the form was open must not be undone (nor ended sessions revived) by saving it.
     user.password, user.session_generation = stored.password, stored.session_generation
+    user.email_verified_at = stored.email_verified_at
+    if normalize_email(user.email) != stored.email:
+        # The proof was for the old address: the new one must be verified again before its visitor
+        # forms become this account's.
+        user.email_verified_at = None
     user.full_clean()
     user.save()
     profile = sorted(set(changed) - {"role", "is_active"})

@@ -27,6 +27,7 @@ from django.utils import timezone
 from knox.models import get_token_model
 
 from accounts.models import Role, User
+from accounts.selectors import user_by_email
 from accounts.services import password_confirmed
 from common.caching import content_version_bump
 from common.crypto import email_blind_index
@@ -113,7 +114,7 @@ def user_anonymize(*, user: User, actor: User | None = None, reason: str = "rete
     stored = (
         User.objects.select_for_update()
         .filter(pk=user.pk)
-        .values("email", "anonymized_at", "legal_hold")
+        .values("email", "anonymized_at", "legal_hold", "email_verified_at")
         .first()
     )
     if stored is None:
@@ -126,6 +127,8 @@ def user_anonymize(*, user: User, actor: User | None = None, reason: str = "rete
 
     now = timezone.now()
     email_hash = email_blind_index(stored["email"])
+    # Visitor forms follow only a verified address (selectors.user_submissions), as stored now.
+    user.email_verified_at = stored["email_verified_at"]
     # update() rather than a loop: one statement for any number of rows. `error` may quote the
     # address (a mail server's refusal), so it goes too; so does the Idempotency-Key, whose scope
     # hashes the client address and whose fingerprint the body (a null key frees its unique slot).
@@ -226,7 +229,8 @@ def user_erase(*, user: User, actor: User | None = None, reason: str) -> Erasure
 
     record = ErasureRecord(
         user_id=user.pk,
-        email_hash=email_blind_index(user.email),
+        # The replay deletes visitor forms by this hash: only an address the user proved is theirs.
+        email_hash=email_blind_index(user.email) if user.email_verified_at else "",
         reason=reason,
         actor_id=getattr(actor, "pk", None),
     )
@@ -257,6 +261,41 @@ def user_erase_self(*, user: User, password: str, ip: str) -> ErasureRecord:
     return user_erase(user=user, actor=user, reason=ErasureReason.SELF_SERVICE)
 
 
+class AccountExistsRefused(GdprRefused):
+    def __init__(self):
+        super().__init__(
+            "This address has an account: erase the account (Users, 'Erase selected users') instead.",
+            code="account_exists",
+        )
+
+
+@transaction.atomic
+def visitor_data_erase(*, email: str, actor: User) -> ErasureRecord:
+    """
+    An admin's erasure, on a request they have checked, of the forms an address without an account
+    sent as a visitor. Kept like an account's erasure: an ErasureRecord (no user id), an audit row and a
+    journal line with the blind index only, never the address, so a restore replays it. An address
+    with an account is refused: its erasure is the account's (user_erase).
+    """
+    if user_by_email(email=email) is not None:
+        raise AccountExistsRefused()
+    email_hash = email_blind_index(email)
+    record = ErasureRecord(
+        user_id=None, email_hash=email_hash, reason=ErasureReason.VISITOR, actor_id=actor.pk
+    )
+    record.full_clean()
+    _, deleted = selectors.visitor_submissions(email_hash=email_hash).delete()
+    record.save(force_insert=True)
+    audit_record(
+        action="visitor.erased",
+        entity=record,
+        actor=actor,
+        changes={"submissions": deleted.get(FormSubmission._meta.label, 0)},
+    )
+    transaction.on_commit(lambda: _journal_append_safely([journal_entry(record)]))
+    return record
+
+
 # --- The journal -------------------------------------------------------------------------------------
 
 
@@ -267,7 +306,7 @@ def journal_path() -> Path:
 def journal_entry(record: ErasureRecord) -> dict:
     return {
         "record_id": str(record.pk),
-        "user_id": str(record.user_id),
+        "user_id": str(record.user_id) if record.user_id else None,
         "email_hash": record.email_hash,
         "erased_at": record.erased_at.isoformat(),
         "reason": record.reason,
@@ -335,7 +374,9 @@ def journal_read() -> JournalRead:
             try:
                 entry = json.loads(line)
                 entry["erased_at"] = datetime.fromisoformat(entry["erased_at"])
-                entry["record_id"], entry["user_id"] = str(entry["record_id"]), str(entry["user_id"])
+                entry["record_id"] = str(entry["record_id"])
+                # None: a visitor's forms were erased (visitor_data_erase), no account.
+                entry["user_id"] = str(entry["user_id"]) if entry["user_id"] else None
             except (ValueError, KeyError, TypeError):
                 logger.warning("Erasure journal %s: line %d is not readable", journal_path(), number)
                 result.unreadable += 1
@@ -381,8 +422,8 @@ def erasures_replay(*, since: datetime, progress=None) -> dict:
                 "record_restored": False,
                 "journal_repaired": False,
             }
-            user = User.objects.select_for_update().filter(pk=entry["user_id"]).first()
-            if user is not None:
+            user = entry["user_id"] and User.objects.select_for_update().filter(pk=entry["user_id"]).first()
+            if user:
                 if user.legal_hold:
                     logger.warning("Replaying the erasure of user %s, who is on legal hold", user.pk)
                     row["legal_hold"] = True
@@ -390,9 +431,13 @@ def erasures_replay(*, since: datetime, progress=None) -> dict:
                 user.delete()
                 row.update(user_erased=True, submissions=counts["submissions"], uploads=counts["uploads"])
             if entry["email_hash"]:
-                _, deleted = FormSubmission.objects.filter(
+                visitor_forms = FormSubmission.objects.filter(
                     email_hash=entry["email_hash"], created_at__lte=entry["erased_at"]
-                ).delete()
+                )
+                if not entry["user_id"]:
+                    # A visitor erasure took the forms sent without an account only, as it did then.
+                    visitor_forms = visitor_forms.filter(user__isnull=True)
+                _, deleted = visitor_forms.delete()
                 row["submissions"] += deleted.get(FormSubmission._meta.label, 0)
             if entry["record_id"] not in records:
                 record = ErasureRecord(

@@ -52,15 +52,18 @@ class AuditLog(models.Model):
 class ErasureReason(models.TextChoices):
     SELF_SERVICE = "self_service", "Asked for by the user"
     ADMIN = "admin", "Erased by an admin"
+    # The forms sent without an account by an address that has none, erased on request by an admin.
+    VISITOR = "visitor", "A visitor's forms, erased by an admin"
 
 
 class ErasureRecord(BaseModel):
     """
-    That a user was erased, kept by id and e-mail blind index only (never the address itself), so that
-    an erasure can be applied again to a database restored from a backup taken before it.
+    That a user (or, with no user_id, a visitor's forms) was erased, kept by id and e-mail blind index
+    only (never the address itself), so that an erasure can be applied again to a database restored
+    from a backup taken before it.
     """
 
-    user_id = models.UUIDField(db_index=True)
+    user_id = models.UUIDField(null=True, blank=True, db_index=True)
     email_hash = models.CharField(max_length=64, blank=True, db_index=True)
     erased_at = models.DateTimeField(default=timezone.now, db_index=True)
     reason = models.CharField(max_length=16, choices=ErasureReason.choices)
@@ -70,7 +73,8 @@ class ErasureRecord(BaseModel):
         ordering = ["erased_at"]
 
     def __str__(self):
-        return f"user {self.user_id} erased {self.erased_at:%Y-%m-%d %H:%M}"
+        who = f"user {self.user_id}" if self.user_id else "visitor forms"
+        return f"{who} erased {self.erased_at:%Y-%m-%d %H:%M}"
 
 
 class KeyRotationKind(models.TextChoices):

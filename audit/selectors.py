@@ -22,11 +22,20 @@ def _iso(value):
 
 def user_submissions(*, user, email_hash: str | None = None) -> QuerySet[FormSubmission]:
     """
-    Everything the person sent through the forms: while signed in (by account) and as a visitor with the
-    same address (by the e-mail blind index, since the data itself is encrypted and cannot be searched).
+    Everything the person sent through the forms: while signed in (by account) and, once the account has
+    proved it controls its address (email_verified_at), as a visitor with that address (by the e-mail
+    blind index, since the data itself is encrypted and cannot be searched). Without that proof anyone
+    could register a visitor's address and read or erase their forms.
     """
+    if user.email_verified_at is None:
+        return FormSubmission.objects.filter(user=user)
     email_hash = email_hash or email_blind_index(user.email)
     return FormSubmission.objects.filter(Q(user=user) | Q(email_hash=email_hash))
+
+
+def visitor_submissions(*, email_hash: str) -> QuerySet[FormSubmission]:
+    """The forms sent without an account with the address behind `email_hash` (its blind index)."""
+    return FormSubmission.objects.filter(email_hash=email_hash, user__isnull=True)
 
 
 def user_audit_events(*, user) -> QuerySet[AuditLog]:
@@ -73,6 +82,7 @@ def user_export_document(*, user) -> dict:
             "created_at": _iso(user.created_at),
             "updated_at": _iso(user.updated_at),
             "last_login": _iso(user.last_login),
+            "email_verified_at": _iso(user.email_verified_at),
             "anonymized_at": _iso(user.anonymized_at),
         },
         "submissions": [
@@ -123,7 +133,8 @@ def user_erasure_preview(*, users) -> list[dict]:
     of users (the submissions are matched in Python, by account or by the blind index of the address).
     """
     users = list(users)
-    hashes = {user.pk: email_blind_index(user.email) for user in users}
+    # Visitor forms count only for a verified address, as in user_submissions.
+    hashes = {user.pk: email_blind_index(user.email) for user in users if user.email_verified_at}
     uploads = dict(
         FileUpload.objects.filter(user__in=users)
         .values("user")
@@ -136,7 +147,7 @@ def user_erasure_preview(*, users) -> list[dict]:
     submissions = {user.pk: set() for user in users}
     for pk, user_id, email_hash in found:
         for user in users:
-            if user_id == user.pk or email_hash == hashes[user.pk]:
+            if user_id == user.pk or (email_hash and email_hash == hashes.get(user.pk)):
                 submissions[user.pk].add(pk)
     return [
         {"user": user, "submissions": len(submissions[user.pk]), "uploads": uploads.get(user.pk, 0)}

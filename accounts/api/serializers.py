@@ -106,6 +106,10 @@ class RegisterInputSerializer(StrictInputSerializer):
     country = CountryCodeField(required=False)
 
 
+class EmailVerifyInputSerializer(StrictInputSerializer):
+    token = serializers.CharField(max_length=512, help_text="The token from the verification mail's link.")
+
+
 class LoginInputSerializer(StrictInputSerializer):
     email = serializers.EmailField(max_length=254)
     password = password_field()
@@ -146,12 +150,21 @@ class UserOutputSerializer(serializers.Serializer):
     phone = serializers.CharField(read_only=True)
     country = CountryCodeField(read_only=True)
     role = serializers.ChoiceField(choices=Role.choices, read_only=True)
+    email_verified = serializers.BooleanField(
+        read_only=True,
+        help_text="Whether the address is confirmed (the verification mail's link); only then are "
+        "forms sent as a visitor with it part of your export and erasure.",
+    )
     preferences = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField(read_only=True)
 
     @extend_schema_field(PreferencesOutputSerializer)
     def get_preferences(self, user) -> dict:
         return PreferencesOutputSerializer(user_preferences(user=user)).data
+
+
+class DetailOutputSerializer(serializers.Serializer):
+    detail = serializers.CharField(read_only=True)
 
 
 class AuthTokenOutputSerializer(serializers.Serializer):
@@ -187,6 +200,7 @@ class ExportProfileSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
     last_login = serializers.DateTimeField(allow_null=True)
+    email_verified_at = serializers.DateTimeField(allow_null=True)
     anonymized_at = serializers.DateTimeField(allow_null=True)
 
 

@@ -13,12 +13,14 @@ from rest_framework.views import APIView
 from accounts.services import (
     InvalidCredentials,
     LoginLocked,
+    RegistrationThrottled,
     user_login,
     user_logout,
     user_logout_all,
     user_register,
     user_update,
 )
+from accounts.verification import ResendThrottled, email_verification_resend, email_verify
 from audit.gdpr import GdprRefused, user_erase_self, user_export
 from common.exceptions import ApiError
 from common.net import client_ip
@@ -26,6 +28,8 @@ from common.parsers import JSONParser
 
 from .serializers import (
     AuthTokenOutputSerializer,
+    DetailOutputSerializer,
+    EmailVerifyInputSerializer,
     LoginInputSerializer,
     RegisterInputSerializer,
     UserEraseInputSerializer,
@@ -37,6 +41,12 @@ from .serializers import (
 TAGS = ["accounts"]
 
 
+REGISTERED = (
+    "Check your inbox: we sent a mail to the address to finish signing up. Then log in with your "
+    "e-mail address and password."
+)
+
+
 class RegisterApi(APIView):
     # No authentication: a stale token in the header must not stand in the way of signing up.
     authentication_classes: list = []
@@ -46,15 +56,75 @@ class RegisterApi(APIView):
     @extend_schema(
         tags=TAGS,
         operation_id="auth_register",
-        summary="Create an account (role `user`) and log in",
+        summary="Create an account (role `user`); a mail confirms the address",
+        description=(
+            "202 with the same answer whether or not the address already has an account, so sign-up "
+            "tells nobody who is a client: a new address gets an account and a mail with a link that "
+            "verifies it (POST /api/v1/auth/verify-email/); a known address is left as it is and gets a "
+            "mail saying it already has an account. No token: log in next (an unverified account can "
+            "log in). The password rules apply the same way in both cases. Attempts are limited per "
+            "address and per client address: beyond them 429 with Retry-After."
+        ),
         request=RegisterInputSerializer,
-        responses={201: AuthTokenOutputSerializer},
+        responses={202: DetailOutputSerializer},
     )
     def post(self, request):
         serializer = RegisterInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        issued = user_register(**serializer.validated_data)
-        return Response(AuthTokenOutputSerializer(issued).data, status=status.HTTP_201_CREATED)
+        try:
+            user_register(**serializer.validated_data, ip=client_ip(request))
+        except RegistrationThrottled as throttled:
+            raise Throttled(wait=throttled.retry_after, detail="Too many sign-up attempts.") from None
+        return Response({"detail": REGISTERED}, status=status.HTTP_202_ACCEPTED)
+
+
+class VerifyEmailApi(APIView):
+    # The link is opened on the public site, perhaps in another browser: the token alone decides.
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="auth_verify_email",
+        summary="Confirm an e-mail address with the token of the verification mail",
+        description=(
+            "The public site passes on the token from the link (EMAIL_VERIFICATION_URL). 200 with the "
+            "profile, now `email_verified: true`: the forms sent on the site with this address before "
+            "the account existed become part of its export and erasure. 400 for a wrong, expired "
+            "(EMAIL_VERIFICATION_MAX_AGE) or already used token, or one for an address since changed."
+        ),
+        request=EmailVerifyInputSerializer,
+        responses={200: UserOutputSerializer},
+    )
+    def post(self, request):
+        serializer = EmailVerifyInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = email_verify(token=serializer.validated_data["token"])
+        return Response(UserOutputSerializer(user).data)
+
+
+class VerifyEmailResendApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="auth_verify_email_resend",
+        summary="Send the verification mail again",
+        description=(
+            "202: a new link goes to your address (none when it is already verified). A few per hour "
+            "(EMAIL_VERIFICATION_RESEND_MAX per EMAIL_VERIFICATION_RESEND_WINDOW); beyond that 429 "
+            "with Retry-After. A session needs the CSRF token."
+        ),
+        request=None,
+        responses={202: DetailOutputSerializer},
+    )
+    def post(self, request):
+        try:
+            email_verification_resend(user=request.user)
+        except ResendThrottled as throttled:
+            raise Throttled(wait=throttled.retry_after, detail="Too many verification mails.") from None
+        return Response({"detail": "Check your inbox."}, status=status.HTTP_202_ACCEPTED)
 
 
 class LoginApi(APIView):
@@ -179,7 +249,8 @@ class MeApi(APIView):
         summary="Erase your account and personal data (GDPR)",
         description=(
             "Deletes the account with your form submissions (including those sent as a visitor with the "
-            "same e-mail address), uploads and their files, and every token. It cannot be undone: the "
+            "same e-mail address once you have verified it; before that, only those sent while signed "
+            "in), uploads and their files, and every token. It cannot be undone: the "
             "current password is required (a wrong or missing one gets 400 and changes nothing); wrong "
             "passwords count towards the log-in lockout, and once it is reached the request gets 429 with "
             "Retry-After. 409 when the account cannot be erased now: under legal hold, or the last "
@@ -214,7 +285,8 @@ class MeExportApi(APIView):
         summary="Download all your personal data (GDPR export)",
         description=(
             "One JSON document: your profile, your form submissions (also those sent as a visitor with "
-            "the same e-mail address), your uploads with their analyses, and the audit events about "
+            "the same e-mail address, once you have verified it: before that, only those sent while "
+            "signed in), your uploads with their analyses, and the audit events about "
             "your account or done by you. Sent as an attachment, never cached."
         ),
         responses={200: UserExportOutputSerializer},

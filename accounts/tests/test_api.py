@@ -3,6 +3,7 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
+from django.core import mail
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from knox.crypto import hash_token
@@ -77,13 +78,28 @@ def lockout(settings):
 # --- Register ---------------------------------------------------------------------------------------
 
 
-def test_register_creates_a_plain_user_and_a_working_hashed_token(api_client):
-    response = api_client.post(REGISTER, register_payload(email=" Asha.Rao@Example.com "), format="json")
+def test_register_creates_a_plain_unverified_user_mails_a_link_and_issues_no_token(
+    api_client, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_client.post(REGISTER, register_payload(email=" Asha.Rao@Example.com "), format="json")
 
-    assert response.status_code == 201, response.content
-    body = response.json()
+    assert response.status_code == 202, response.content
+    assert set(response.json()) == {"detail"} and "inbox" in response.json()["detail"]
     user = User.objects.get(email="asha.rao@example.com")
-    assert body["user"] == {
+    assert user.role == Role.USER and not user.is_staff and not user.is_superuser
+    assert user.email_verified_at is None
+    assert user.check_password(NEW_PASSWORD)
+    assert str(user.country) == "IN" and user.phone == "+91 98450 12345"
+    assert not AuthToken.objects.exists()
+    [message] = mail.outbox
+    assert message.to == ["asha.rao@example.com"] and "verify-email?token=" in message.body
+
+    # Logging in is the next step; the profile says the address is not verified yet.
+    logged_in = login(api_client, "asha.rao@example.com", NEW_PASSWORD)
+    assert logged_in.status_code == 200
+    me = token_client(logged_in.json()["token"]).get(ME).json()
+    assert me == {
         "id": str(user.pk),
         "email": "asha.rao@example.com",
         "name": "Asha Rao",
@@ -91,28 +107,13 @@ def test_register_creates_a_plain_user_and_a_working_hashed_token(api_client):
         "phone": "+91 98450 12345",
         "country": "IN",
         "role": "user",
+        "email_verified": False,
         "preferences": {"notifications": True, "theme": "light"},
-        "created_at": body["user"]["created_at"],
+        "created_at": me["created_at"],
     }
-    assert user.role == Role.USER and not user.is_staff and not user.is_superuser
-    assert user.check_password(NEW_PASSWORD)
-    assert str(user.country) == "IN" and user.phone == "+91 98450 12345"
-
-    # The token is stored as its digest; the raw token exists only in the response.
-    token = body["token"]
-    row = AuthToken.objects.get(user=user)
-    assert row.digest == hash_token(token) and row.digest != token
-    assert not AuthToken.objects.filter(digest=token).exists()
-    assert len(row.token_key) < len(token)
-    assert parse_datetime(body["expiry"]) == row.expiry
-
-    me = token_client(token).get(ME)
-    assert me.status_code == 200 and me.json()["id"] == str(user.pk)
 
     created = AuditLog.objects.get(action="user.created", entity_id=str(user.pk))
     assert created.changes == {"role": "user"}
-    logged_in = AuditLog.objects.get(action="auth.login", entity_id=str(user.pk))
-    assert logged_in.actor_id == user.pk and logged_in.changes == {"via": "register"}
     for row in AuditLog.objects.all():
         assert "asha" not in str(row.changes).lower() and "98450" not in str(row.changes)
 
@@ -126,15 +127,27 @@ def test_register_cannot_set_role_or_flags(api_client, field):
     assert not User.objects.filter(email="asha.rao@example.com").exists()
 
 
-def test_register_duplicate_email_in_any_case_is_a_400_on_email(api_client):
-    UserFactory(email="asha.rao@example.com")
+def test_register_with_a_known_address_in_any_case_answers_as_for_a_new_one_and_changes_nothing(
+    api_client, django_capture_on_commit_callbacks
+):
+    known = UserFactory(email="asha.rao@example.com", name="Asha")
+    before = User.objects.values().get(pk=known.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        new = api_client.post(REGISTER, register_payload(email="new.person@example.com"), format="json")
+        again = api_client.post(
+            REGISTER, register_payload(email="ASHA.Rao@example.COM", name="Mallory"), format="json"
+        )
 
-    response = api_client.post(REGISTER, register_payload(email="ASHA.Rao@example.COM"), format="json")
-
-    error = assert_error(response, 400, "validation_error", fields=["email"])
-    assert "already exists" in error["fields"]["email"][0]
+    assert (again.status_code, again.json()) == (new.status_code, new.json()) == (202, new.json())
     assert User.objects.filter(email__iexact="asha.rao@example.com").count() == 1
-    assert not AuthToken.objects.exists()
+    assert User.objects.values().get(pk=known.pk) == before
+    assert known.check_password(PASSWORD) and not AuthToken.objects.exists()
+    [to_new, to_known] = mail.outbox
+    assert to_known.to == ["asha.rao@example.com"]
+    assert "already have an account" in to_known.body and "Log in" in to_known.body
+    # Not yet verified: the mail to the known address carries a link as well.
+    assert "verify-email?token=" in to_known.body
+    assert "already have an account" not in to_new.body
 
 
 @pytest.mark.parametrize(
@@ -154,17 +167,20 @@ def test_register_applies_the_password_validators(api_client, password):
     assert not User.objects.exists()
 
 
-def test_register_reports_every_wrong_field_at_once(api_client):
-    UserFactory(email="asha.rao@example.com")
+def test_register_reports_every_wrong_field_at_once_and_the_same_for_a_known_address(api_client):
     response = api_client.post(
         REGISTER, register_payload(password="123", country="XX", phone="call me"), format="json"
     )
-    # Shape errors first (country, phone); password and address rules need valid input to run.
+    # Shape errors first (country, phone); the password rules need valid input to run.
     error = assert_error(response, 400, "validation_error", fields=["country", "phone"])
     assert "password" not in error["fields"]
 
-    response = api_client.post(REGISTER, register_payload(password="123"), format="json")
-    assert_error(response, 400, "validation_error", fields=["email", "password"])
+    unknown = api_client.post(REGISTER, register_payload(password="123"), format="json")
+    UserFactory(email="asha.rao@example.com")
+    known = api_client.post(REGISTER, register_payload(password="123"), format="json")
+    # A weak password gets the same answer whether the address has an account or not.
+    assert known.json() == unknown.json()
+    assert set(assert_error(known, 400, "validation_error", fields=["password"])["fields"]) == {"password"}
 
 
 @pytest.mark.parametrize(
@@ -194,9 +210,9 @@ def test_register_missing_fields_and_lower_case_country(api_client):
     response = api_client.post(
         REGISTER, {"email": "b@example.com", "password": NEW_PASSWORD, "name": "B", "country": "in"}
     )
-    assert response.status_code == 201
-    assert response.json()["user"]["country"] == "IN"
-    assert response.json()["user"]["phone"] == "" and response.json()["user"]["company"] == ""
+    assert response.status_code == 202
+    user = User.objects.get(email="b@example.com")
+    assert str(user.country) == "IN" and user.phone == "" and user.company == ""
 
 
 @pytest.mark.parametrize(
@@ -512,6 +528,7 @@ def test_me_returns_the_own_profile_in_a_fixed_number_of_queries(member, django_
         "phone": "+91 80 1234 5678",
         "country": "IN",
         "role": "user",
+        "email_verified": False,
         "preferences": {"notifications": True, "theme": "light"},
         "created_at": member.user.created_at.isoformat().replace("+00:00", "Z"),
     }

@@ -388,6 +388,19 @@ LOGIN_MAX_FAILURES_PER_ACCOUNT = env.int("LOGIN_MAX_FAILURES_PER_ACCOUNT", defau
 LOGIN_MAX_FAILURES_PER_IP = env.int("LOGIN_MAX_FAILURES_PER_IP", default=20)
 LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW", default=900)  # seconds
 
+# Sign-up: attempts per submitted address and per client address within the window; beyond them 429.
+REGISTER_MAX_PER_ADDRESS = env.int("REGISTER_MAX_PER_ADDRESS", default=5)
+REGISTER_MAX_PER_IP = env.int("REGISTER_MAX_PER_IP", default=20)
+REGISTER_WINDOW = env.int("REGISTER_WINDOW", default=3600)  # seconds
+# E-mail verification: the link the mail carries (the public site reads the token and confirms it at
+# POST /api/v1/auth/verify-email/), how long it works, and how many new mails a user may ask for.
+EMAIL_VERIFICATION_URL = env.str(
+    "EMAIL_VERIFICATION_URL", default="https://indivillage.com/verify-email?token={token}"
+)
+EMAIL_VERIFICATION_MAX_AGE = env.int("EMAIL_VERIFICATION_MAX_AGE", default=3 * 24 * 3600)  # seconds
+EMAIL_VERIFICATION_RESEND_MAX = env.int("EMAIL_VERIFICATION_RESEND_MAX", default=3)
+EMAIL_VERIFICATION_RESEND_WINDOW = env.int("EMAIL_VERIFICATION_RESEND_WINDOW", default=3600)  # seconds
+
 # --- Uploads ------------------------------------------------------------------------------------------
 
 # Enforced while the body streams in, not after it is stored.

@@ -88,8 +88,17 @@ MATRIX = {
     ),
     ("POST", "/api/v1/auth/register/"): (
         lambda ctx: {"email": _new_email(), "password": "a-long-unusual-passphrase", "name": "New"},
-        _everyone(201),
+        _everyone(202),
     ),
+    ("POST", "/api/v1/auth/verify-email/"): (
+        lambda ctx: {
+            "token": __import__("accounts.verification").verification.email_verification_token(
+                user=ctx["login_user"]
+            )
+        },
+        _everyone(200),
+    ),
+    ("POST", "/api/v1/auth/verify-email/resend/"): (lambda ctx: {}, _signed_in(202)),
     ("POST", "/api/v1/auth/login/"): (
         lambda ctx: {"email": ctx["login_user"].email, "password": PASSWORD},
         _everyone(200),

@@ -87,7 +87,7 @@ class Command(BaseCommand):
             lines.append(
                 (
                     row["record_id"],
-                    row["user_id"],
+                    row["user_id"] or "(visitor)",  # visitor_data_erase: forms of an address, no account
                     row["erased_at"].astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
                     ("erased again" + (" (HOLD)" if row["legal_hold"] else ""))
                     if row["user_erased"]

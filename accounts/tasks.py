@@ -1,0 +1,12 @@
+from celery import shared_task
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def email_verification_send(user_id: str, kind: str):
+    from .models import User
+    from .verification import email_verification_mail
+
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None:  # erased or deactivated before a worker got to it
+        return
+    email_verification_mail(user=user, kind=kind)
