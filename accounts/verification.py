@@ -50,13 +50,19 @@ def email_verification_link(*, user: User) -> str:
 
 
 @transaction.atomic
-def email_verify(*, token: str) -> User:
-    """Marks the address of the token's user as verified; ValidationError for a bad, expired or used token."""
+def email_verify(*, token: str, user: User) -> User:
+    """
+    Marks the address of `user`, who is signed in, as verified; ValidationError for a bad, expired or
+    used token, or one mailed for another account. The link alone is not enough: whoever registers a
+    stranger's address would otherwise own the stranger's forms as soon as the stranger clicked the link
+    they never asked for. The password of the account and the mailbox together are the proof.
+    """
     try:
         payload = signing.loads(token, salt=SALT, max_age=settings.EMAIL_VERIFICATION_MAX_AGE)
-        user = User.objects.select_for_update().filter(pk=payload["u"], is_active=True).first()
+        owner = User.objects.select_for_update().filter(pk=payload["u"], is_active=True).first()
     except (signing.BadSignature, KeyError, TypeError, ValueError, ValidationError):
-        user = None
+        owner = None
+    user = owner if owner is not None and owner.pk == user.pk else None
     if user is None or not constant_time_compare(_state_hash(user), payload.get("h", "")):
         raise ValidationError({"token": [INVALID_TOKEN]}, code="invalid_token")
     user.email_verified_at = timezone.now()

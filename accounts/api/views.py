@@ -79,9 +79,9 @@ class RegisterApi(APIView):
 
 
 class VerifyEmailApi(APIView):
-    # The link is opened on the public site, perhaps in another browser: the token alone decides.
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
+    # The token and the account's own sign-in together: a link mailed to someone who never signed up
+    # must not hand their address to whoever did (accounts.verification.email_verify).
+    permission_classes = [IsAuthenticated]
     parser_classes = [JSONParser]
 
     @extend_schema(
@@ -89,10 +89,12 @@ class VerifyEmailApi(APIView):
         operation_id="auth_verify_email",
         summary="Confirm an e-mail address with the token of the verification mail",
         description=(
-            "The public site passes on the token from the link (EMAIL_VERIFICATION_URL). 200 with the "
+            "The public site passes on the token from the link (EMAIL_VERIFICATION_URL), signed in as "
+            "the account the mail was sent for (the site asks for the log-in first). 200 with the "
             "profile, now `email_verified: true`: the forms sent on the site with this address before "
             "the account existed become part of its export and erasure. 400 for a wrong, expired "
-            "(EMAIL_VERIFICATION_MAX_AGE) or already used token, or one for an address since changed."
+            "(EMAIL_VERIFICATION_MAX_AGE) or already used token, one for an address since changed, or "
+            "one mailed for another account. A session needs the CSRF token."
         ),
         request=EmailVerifyInputSerializer,
         responses={200: UserOutputSerializer},
@@ -100,7 +102,7 @@ class VerifyEmailApi(APIView):
     def post(self, request):
         serializer = EmailVerifyInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = email_verify(token=serializer.validated_data["token"])
+        user = email_verify(token=serializer.validated_data["token"], user=request.user)
         return Response(UserOutputSerializer(user).data)
 
 

@@ -64,6 +64,13 @@ def _register_and_log_in(capture, email=VICTIM):
     return client
 
 
+def _verify(user, token):
+    """POST the token as the site does: signed in as `user`."""
+    client = APIClient()
+    client.force_authenticate(user)
+    return client.post(VERIFY, {"token": token}, format="json")
+
+
 def _token_from_mail(message) -> str:
     return re.search(r"token=([\w:.-]+)", message.body).group(1)
 
@@ -110,7 +117,7 @@ def test_verify_marks_the_address_audits_it_and_the_token_is_single_use():
     user = UserFactory(email="asha@example.com")
     token = email_verification_token(user=user)
 
-    response = APIClient().post(VERIFY, {"token": token}, format="json")
+    response = _verify(user, token)
 
     assert response.status_code == 200, response.content
     assert response.json()["id"] == str(user.pk) and response.json()["email_verified"] is True
@@ -120,7 +127,7 @@ def test_verify_marks_the_address_audits_it_and_the_token_is_single_use():
     assert event.entity_id == str(user.pk) and event.actor_id == user.pk
     assert "asha" not in str(event.changes)
 
-    again = APIClient().post(VERIFY, {"token": token}, format="json")
+    again = _verify(user, token)
     _assert_invalid_token(again)
     assert User.objects.get(pk=user.pk).email_verified_at == user.email_verified_at
 
@@ -140,9 +147,9 @@ def test_an_expired_token_is_refused(settings, monkeypatch):
         token = email_verification_token(user=user)
     fresh = email_verification_token(user=user)
 
-    _assert_invalid_token(APIClient().post(VERIFY, {"token": token}, format="json"))
+    _assert_invalid_token(_verify(user, token))
     assert User.objects.get(pk=user.pk).email_verified_at is None
-    assert APIClient().post(VERIFY, {"token": fresh}, format="json").status_code == 200
+    assert _verify(user, fresh).status_code == 200
 
 
 def test_a_token_dies_when_the_address_changes():
@@ -150,14 +157,13 @@ def test_a_token_dies_when_the_address_changes():
     token = email_verification_token(user=user)
     User.objects.filter(pk=user.pk).update(email="new@example.com")
 
-    _assert_invalid_token(APIClient().post(VERIFY, {"token": token}, format="json"))
+    _assert_invalid_token(_verify(User.objects.get(pk=user.pk), token))
     assert User.objects.get(pk=user.pk).email_verified_at is None
 
 
 @pytest.mark.parametrize("token", ["", "nonsense", "eyJ1IjoiMSJ9:1xZZaO:forged", "a" * 600, None, 42])
 def test_a_wrong_token_is_a_400_not_a_500(token):
-    UserFactory()
-    response = APIClient().post(VERIFY, {"token": token}, format="json")
+    response = _verify(UserFactory(), token)
     assert response.status_code == 400, response.content
     assert not User.objects.filter(email_verified_at__isnull=False).exists()
 
@@ -165,7 +171,25 @@ def test_a_wrong_token_is_a_400_not_a_500(token):
 def test_a_token_signed_for_another_user_state_is_refused():
     user = UserFactory()
     forged = signing.dumps({"u": str(user.pk), "h": "0" * 64}, salt=verification.SALT)
-    _assert_invalid_token(APIClient().post(VERIFY, {"token": forged}, format="json"))
+    _assert_invalid_token(_verify(user, forged))
+
+
+def test_the_link_alone_verifies_nothing_without_the_accounts_sign_in(django_capture_on_commit_callbacks):
+    # Mallory registers the victim's address; the victim, who never signed up, clicks the link mailed to
+    # them. Neither anonymously nor signed in to an account of their own does that verify Mallory's.
+    submission = _visitor_quote_request(APIClient())
+    mail.outbox.clear()
+    mallory = _register_and_log_in(django_capture_on_commit_callbacks)
+    token = _token_from_mail(mail.outbox[-1])
+
+    anonymous = APIClient().post(VERIFY, {"token": token}, format="json")
+    assert anonymous.status_code == 401, anonymous.content
+    _assert_invalid_token(_verify(UserFactory(email="victim-own@corp.example"), token))
+
+    assert User.objects.get(email=VICTIM).email_verified_at is None
+    exported = mallory.get(EXPORT).json()
+    assert exported["submissions"] == [] and SECRET not in str(exported)
+    assert FormSubmission.objects.filter(pk=submission.pk).exists()
 
 
 def test_an_admins_address_change_clears_the_proof():
@@ -190,7 +214,7 @@ def test_resend_mails_a_new_link_a_few_times_then_429(settings, django_capture_o
     assert answers == [202, 202, 429]
     assert [m.to for m in mail.outbox] == [["asha@example.com"]] * 2
     token = _token_from_mail(mail.outbox[-1])
-    assert APIClient().post(VERIFY, {"token": token}, format="json").status_code == 200
+    assert _verify(user, token).status_code == 200
 
 
 def test_resend_for_a_verified_address_sends_nothing(django_capture_on_commit_callbacks):

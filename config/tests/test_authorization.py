@@ -93,10 +93,10 @@ MATRIX = {
     ("POST", "/api/v1/auth/verify-email/"): (
         lambda ctx: {
             "token": __import__("accounts.verification").verification.email_verification_token(
-                user=ctx["login_user"]
+                user=ctx["caller"] or ctx["login_user"]
             )
         },
-        _everyone(200),
+        _signed_in(200),
     ),
     ("POST", "/api/v1/auth/verify-email/resend/"): (lambda ctx: {}, _signed_in(202)),
     ("POST", "/api/v1/auth/login/"): (
@@ -187,7 +187,8 @@ def test_authorization_matrix(world, method, path, mode):
             client, headers = APIClient(enforce_csrf_checks=True), {}
         else:
             client, headers = _signed_in_client(world["users"][caller], mode)
-        ctx = {**world, "login_user": UserFactory()}
+        caller_user = None if caller == "anonymous" else world["users"][caller]
+        ctx = {**world, "login_user": UserFactory(), "caller": caller_user}
         body = body_for(ctx) if body_for else None
         fmt = "json"
         if isinstance(body, tuple):
