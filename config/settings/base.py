@@ -39,6 +39,8 @@ INSTALLED_APPS = [
     "knox",
     "django_filters",
     "drf_spectacular",
+    # Swagger UI's JS/CSS as static files of the project: /api/docs/ works without internet.
+    "drf_spectacular_sidecar",
     "django_countries",
     "django_celery_beat",
     "common",
@@ -325,6 +327,9 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "common.schema.add_error_responses",
     ],
+    # Served from drf_spectacular_sidecar's static files, not a CDN (offline sites, and a CSP of 'self').
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 # --- Business settings ------------------------------------------------------------------------------
