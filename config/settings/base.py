@@ -53,6 +53,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: /healthz and /readyz answer whatever Host the orchestrator sends (ops/probes.py).
+    "ops.probes.HealthProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "common.middleware.RequestContextMiddleware",
@@ -340,6 +342,9 @@ EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.cons
 FIRST_ADMIN_EMAIL = env.str("FIRST_ADMIN_EMAIL", default="")
 FIRST_ADMIN_PASSWORD = env.str("FIRST_ADMIN_PASSWORD", default="")
 CLAMAV_URL = env.str("CLAMAV_URL", default="")
+# Production refuses to start without CLAMAV_URL unless this says, on purpose, that no clamd is wanted;
+# /readyz then reports the scanner as disabled (warn).
+CLAMAV_DISABLED = env.bool("CLAMAV_DISABLED", default=False)
 APP_VERSION = env.str("APP_VERSION", default="0.1.0")
 
 RETENTION = {
