@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_countries",
     "django_celery_beat",
+    "csp",
     "common",
     "content",
     "impact",
@@ -56,6 +57,9 @@ MIDDLEWARE = [
     # First: /healthz and /readyz answer whatever Host the orchestrator sends (ops/probes.py).
     "ops.probes.HealthProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Above the public cache, so that its stored answers carry both policies too.
+    "csp.middleware.CSPMiddleware",
+    "common.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "common.middleware.RequestContextMiddleware",
     # Above the public cache, so its answers carry the header too.
@@ -333,6 +337,46 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
+
+# --- Content-Security-Policy and Permissions-Policy (django-csp; common.middleware) -------------------
+# In every mode, not only production: the browser tests run the admin and Swagger UI under the very
+# policy production sends, so a page that needs more than it allows fails a test, not a deployment.
+# Scripts only from the site itself (no inline script, no eval): the admin has none, and Swagger UI's
+# init script is a file of its own (SpectacularSwaggerSplitView). Styles allow 'unsafe-inline': the
+# admin's templates and Swagger UI set style attributes, and a style cannot run code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        # Swagger UI draws some icons as data: SVG.
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# Browser features the site never uses, denied to it and to anything it might embed.
+PERMISSIONS_POLICY = ", ".join(
+    f"{feature}=()"
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "usb",
+        "xr-spatial-tracking",
+    )
+)
 
 # --- Business settings ------------------------------------------------------------------------------
 
