@@ -18,6 +18,7 @@ from .publishing import (
     publishable_trash,
     publishable_unpublish,
 )
+from .references import reference_delete, reference_save
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -34,6 +35,24 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class AuditedAdmin(admin.ModelAdmin):
+    """
+    Plain reference rows (industries, locations): every save and every delete, single or the bulk
+    "delete selected" action, goes through common.references and leaves an audit row.
+    """
+
+    def save_model(self, request, obj, form, change):
+        reference_save(instance=obj, actor=request.user, changed=form.changed_data if change else None)
+
+    def delete_model(self, request, obj):
+        reference_delete(instance=obj, actor=request.user)
+
+    @transaction.atomic
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            reference_delete(instance=obj, actor=request.user)
 
 
 class TrashFilter(admin.SimpleListFilter):

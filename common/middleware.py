@@ -1,5 +1,7 @@
 import re
 
+from django.conf import settings
+
 from .context import RequestContext, reset_request_context, set_request_context
 from .ids import uuid7
 from .net import client_ip
@@ -29,4 +31,20 @@ class RequestContextMiddleware:
         finally:
             reset_request_context(token)
         response["X-Request-ID"] = request_id
+        return response
+
+
+class PermissionsPolicyMiddleware:
+    """
+    Sends PERMISSIONS_POLICY on every response (Django has no setting for it): camera, microphone,
+    geolocation, payment, USB and the rest are denied to the site and to anything it embeds.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if settings.PERMISSIONS_POLICY:
+            response.headers.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
         return response

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from common.admin import PublishableAdmin
+from common.admin import AuditedAdmin, PublishableAdmin
 
 from .api.serializers import CaseStudySerializer, ServiceSerializer
 from .models import CaseStudy, CaseStudyResult, Industry, Service, ServiceFeature
@@ -35,7 +35,7 @@ class ServiceAdmin(PublishableAdmin):
 
 
 @admin.register(Industry)
-class IndustryAdmin(admin.ModelAdmin):
+class IndustryAdmin(AuditedAdmin):
     list_display = ["name", "slug"]
     search_fields = ["name"]
     prepopulated_fields = {"slug": ["name"]}

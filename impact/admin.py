@@ -1,13 +1,13 @@
 from django.contrib import admin
 
-from common.admin import PublishableAdmin
+from common.admin import AuditedAdmin, PublishableAdmin
 
 from .api.serializers import ImpactStorySerializer
 from .models import ImpactMetric, ImpactStory, Location
 
 
 @admin.register(Location)
-class LocationAdmin(admin.ModelAdmin):
+class LocationAdmin(AuditedAdmin):
     list_display = ["name", "region", "country"]
     list_filter = ["country"]
     search_fields = ["name", "region"]

@@ -6,6 +6,7 @@ jobs themselves, so none is editable here), and the Database metrics page (ops/m
 from django.apps import apps
 from django.conf import settings
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -147,8 +148,16 @@ class HeartbeatAdmin(ReadOnlyAdmin):
 # --- the Database metrics page --------------------------------------------------------------------
 
 
+def _metrics_allowed(request) -> bool:
+    # Admins only: the page shows row counts of users, tokens and submissions, and editors work on
+    # content and impact alone (DESIGN.md). Role admin is a superuser (accounts.services.ROLE_FLAGS).
+    return request.user.is_active and request.user.is_superuser
+
+
 def db_metrics_view(request):
-    """Staff only (the admin site's own check): what `manage.py db_metrics` prints, for one alias."""
+    """Admins only: what `manage.py db_metrics` prints, for one alias."""
+    if not _metrics_allowed(request):
+        raise PermissionDenied
     aliases = list(settings.DATABASES)
     alias = request.GET.get("database", "default")
     if alias not in aliases:
@@ -200,11 +209,10 @@ def install_metrics_page(site: admin.AdminSite) -> None:
 
     def get_app_list(request, app_label=None):
         app_list = site_app_list(request, app_label)
-        if app_label not in (None, "ops") or not site.has_permission(request):
+        if app_label not in (None, "ops") or not _metrics_allowed(request):
             return app_list
         ops = next((app for app in app_list if app["app_label"] == "ops"), None)
         if ops is None:
-            # Staff without rights on any ops model (editors) still get the page.
             ops = {
                 "name": apps.get_app_config("ops").verbose_name,
                 "app_label": "ops",

@@ -234,6 +234,11 @@ def check_storage(timeout: float) -> CheckOutcome:
 def check_clamav(timeout: float) -> CheckOutcome:
     """clamd answers PING when CLAMAV_URL is set (uploads are held back without it)."""
     if not settings.CLAMAV_URL:
+        if settings.CLAMAV_DISABLED:
+            # Production without a scanner, on purpose: still serving, but worth a look.
+            return CheckOutcome(
+                WARN, "disabled (CLAMAV_DISABLED=true): uploads get the built-in EICAR check only"
+            )
         return CheckOutcome(SKIPPED, "CLAMAV_URL not set: the built-in check scans uploads")
     from uploads.scanning import clamd_ping
 

@@ -1,15 +1,17 @@
-from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from .health import readiness_run
+from .probes import liveness_response, readiness_response
+
+# GET on these paths is answered by ops.probes.HealthProbeMiddleware before the Host is validated; the
+# views remain for the URL names and for the 405 any other method gets (from an allowed host).
 
 
 @never_cache
 @require_GET
 def healthz(request):
     """Liveness: the process answers. Touches no database, cache or broker."""
-    return JsonResponse({"status": "ok"})
+    return liveness_response()
 
 
 @never_cache
@@ -20,5 +22,4 @@ def readyz(request):
     A plain Django view, outside /api/: the public cache never sees it, and nothing here reads the
     session or the user, so the middleware touch neither the database nor the cache (ops/health.py).
     """
-    readiness = readiness_run()
-    return JsonResponse(readiness.as_dict(), status=readiness.http_status)
+    return readiness_response()

@@ -39,8 +39,11 @@ INSTALLED_APPS = [
     "knox",
     "django_filters",
     "drf_spectacular",
+    # Swagger UI's JS/CSS as static files of the project: /api/docs/ works without internet.
+    "drf_spectacular_sidecar",
     "django_countries",
     "django_celery_beat",
+    "csp",
     "common",
     "content",
     "impact",
@@ -51,7 +54,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: /healthz and /readyz answer whatever Host the orchestrator sends (ops/probes.py).
+    "ops.probes.HealthProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Above the public cache, so that its stored answers carry both policies too.
+    "csp.middleware.CSPMiddleware",
+    "common.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "common.middleware.RequestContextMiddleware",
     # Above the public cache, so its answers carry the header too.
@@ -331,7 +339,50 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "common.schema.add_error_responses",
     ],
+    # Served from drf_spectacular_sidecar's static files, not a CDN (offline sites, and a CSP of 'self').
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
+
+# --- Content-Security-Policy and Permissions-Policy (django-csp; common.middleware) -------------------
+# In every mode, not only production: the browser tests run the admin and Swagger UI under the very
+# policy production sends, so a page that needs more than it allows fails a test, not a deployment.
+# Scripts only from the site itself (no inline script, no eval): the admin has none, and Swagger UI's
+# init script is a file of its own (SpectacularSwaggerSplitView). Styles allow 'unsafe-inline': the
+# admin's templates and Swagger UI set style attributes, and a style cannot run code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        # Swagger UI draws some icons as data: SVG.
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# Browser features the site never uses, denied to it and to anything it might embed.
+PERMISSIONS_POLICY = ", ".join(
+    f"{feature}=()"
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "usb",
+        "xr-spatial-tracking",
+    )
+)
 
 # --- Business settings ------------------------------------------------------------------------------
 
@@ -341,6 +392,9 @@ EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.cons
 FIRST_ADMIN_EMAIL = env.str("FIRST_ADMIN_EMAIL", default="")
 FIRST_ADMIN_PASSWORD = env.str("FIRST_ADMIN_PASSWORD", default="")
 CLAMAV_URL = env.str("CLAMAV_URL", default="")
+# Production refuses to start without CLAMAV_URL unless this says, on purpose, that no clamd is wanted;
+# /readyz then reports the scanner as disabled (warn).
+CLAMAV_DISABLED = env.bool("CLAMAV_DISABLED", default=False)
 APP_VERSION = env.str("APP_VERSION", default="0.1.0")
 
 RETENTION = {

@@ -27,6 +27,14 @@ AUDIT_CHAIN_KEY = _required("AUDIT_CHAIN_KEY")
 if not env.str("DATABASE_URL", default=""):
     raise ImproperlyConfigured("DATABASE_URL must be set in the environment for production settings.")
 
+# Uploads come from outside: without clamd only the built-in EICAR check would scan them. Running so
+# must be a decision (CLAMAV_DISABLED=true, reported by /readyz), never an omission.
+if not CLAMAV_URL and not CLAMAV_DISABLED:  # noqa: F405
+    raise ImproperlyConfigured(
+        "CLAMAV_URL must be set in the environment for production settings (e.g. tcp://clamav:3310), "
+        "or CLAMAV_DISABLED=true to run without a virus scanner on purpose."
+    )
+
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["indivillage.com", "www.indivillage.com"])
 
 # TLS terminates at the proxy in front of gunicorn, which says so in X-Forwarded-Proto.

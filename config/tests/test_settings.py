@@ -22,6 +22,7 @@ print(json.dumps({
     "private": str(settings.STORAGES["private"]["OPTIONS"]["location"]),
     "debug": settings.DEBUG, "crypto_key_set": bool(settings.CRYPTOGRAPHY_KEY),
     "hasher": settings.PASSWORD_HASHERS[0],
+    "clamav_url": settings.CLAMAV_URL, "clamav_disabled": settings.CLAMAV_DISABLED,
 }, default=str))
 """
 SECRETS = {
@@ -30,6 +31,7 @@ SECRETS = {
     "BLIND_INDEX_KEY": "prod-blind-index-key",
     "AUDIT_CHAIN_KEY": "prod-audit-chain-key",
     "DATABASE_URL": "postgres://app@db.internal:5432/indivillage",
+    "CLAMAV_URL": "tcp://clamav:3310",
 }
 
 
@@ -115,3 +117,21 @@ def test_production_passes_the_deploy_check_with_no_warning():
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "no issues" in done.stdout
+
+
+def test_production_refuses_to_start_without_a_virus_scanner():
+    env = _env("config.settings.production", **{k: v for k, v in SECRETS.items() if k != "CLAMAV_URL"})
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode != 0
+    assert "ImproperlyConfigured: CLAMAV_URL must be set" in done.stderr
+    assert "CLAMAV_DISABLED=true" in done.stderr
+
+
+def test_production_starts_without_a_scanner_only_when_told_so_explicitly():
+    without = {k: v for k, v in SECRETS.items() if k != "CLAMAV_URL"}
+    found = _probe("config.settings.production", **without, CLAMAV_DISABLED="true")
+    assert found["clamav_url"] == "" and found["clamav_disabled"] is True
+    found = _probe("config.settings.production", **SECRETS)
+    assert found["clamav_url"] == "tcp://clamav:3310" and found["clamav_disabled"] is False

@@ -6,9 +6,9 @@ from accounts.models import Role
 from accounts.tests.factories import UserFactory
 from audit.models import AuditLog
 from common.models import PublishStatus
-from content.models import CaseStudy, Service
+from content.models import CaseStudy, Industry, Service
 
-from .factories import CaseStudyFactory, ServiceFactory
+from .factories import CaseStudyFactory, IndustryFactory, ServiceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -159,3 +159,21 @@ def test_editor_sees_content_and_impact_but_not_people_or_logs(editor_client):
         reverse("admin:uploads_fileupload_changelist"),
     ):
         assert editor_client.get(url).status_code == 403
+
+
+def test_editor_deletes_of_industries_are_audited_single_and_bulk(editor_client):
+    single, first, second, kept = IndustryFactory.create_batch(4)
+
+    response = editor_client.post(reverse("admin:content_industry_delete", args=[single.pk]), {"post": "yes"})
+    assert response.status_code == 302
+    response = editor_client.post(
+        reverse("admin:content_industry_changelist"),
+        {"action": "delete_selected", "_selected_action": [str(first.pk), str(second.pk)], "post": "yes"},
+    )
+    assert response.status_code == 302
+
+    assert list(Industry.objects.values_list("pk", flat=True)) == [kept.pk]
+    rows = AuditLog.objects.filter(action="content.deleted", entity_type="content.industry")
+    assert {(row.entity_id, row.changes["name"], row.actor.role) for row in rows} == {
+        (str(industry.pk), industry.name, Role.EDITOR) for industry in (single, first, second)
+    }

@@ -4,7 +4,8 @@ from django.urls import reverse
 
 from accounts.models import Role
 from accounts.tests.factories import UserFactory
-from impact.models import ImpactStory
+from audit.models import AuditLog
+from impact.models import ImpactStory, Location
 
 from .factories import ImpactMetricFactory, LocationFactory
 
@@ -93,3 +94,23 @@ def test_a_percentage_summed_in_the_story_form_is_refused_in_plain_words():
         in response.content.decode()
     )
     assert not ImpactStory.all_objects.exists()
+
+
+def test_editor_deletes_of_locations_are_audited_single_and_bulk():
+    client = Client()
+    client.force_login(UserFactory(role=Role.EDITOR))
+    single, first, second, kept = LocationFactory.create_batch(4)
+
+    response = client.post(reverse("admin:impact_location_delete", args=[single.pk]), {"post": "yes"})
+    assert response.status_code == 302
+    response = client.post(
+        reverse("admin:impact_location_changelist"),
+        {"action": "delete_selected", "_selected_action": [str(first.pk), str(second.pk)], "post": "yes"},
+    )
+    assert response.status_code == 302
+
+    assert list(Location.objects.values_list("pk", flat=True)) == [kept.pk]
+    rows = AuditLog.objects.filter(action="content.deleted", entity_type="impact.location")
+    assert {(row.entity_id, row.changes["name"], row.actor.role) for row in rows} == {
+        (str(location.pk), str(location), Role.EDITOR) for location in (single, first, second)
+    }

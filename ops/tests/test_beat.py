@@ -1,13 +1,16 @@
 """Beat: the schedule installed on migrate and left to the admin afterwards, the heartbeat, the locks."""
 
 from datetime import timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from config.celery_app import app
 from ops import beat
+from ops.beat import BEAT_HEARTBEAT, heartbeat_record
 from ops.locks import job_lock
 from ops.models import Heartbeat, JobLock
 from ops.schedule import SCHEDULE, beat_schedule_install
@@ -77,3 +80,16 @@ def test_periodic_tasks_skip_while_their_lock_is_held():
     with job_lock("verify_audit_chain"):
         assert verify_audit_chain.apply().get() == {"skipped": True}
     assert verify_audit_chain.apply().get()["ok"] is True
+
+
+def test_beat_alive_command_follows_the_heartbeat():
+    # The compose health check of the beat container: fails with no heartbeat or an old one.
+    with pytest.raises(CommandError, match="no heartbeat yet"):
+        call_command("beat_alive", stdout=StringIO())
+    heartbeat_record()
+    out = StringIO()
+    call_command("beat_alive", "--max-age", "120", stdout=out)
+    assert "celery-beat: last heartbeat" in out.getvalue()
+    Heartbeat.objects.filter(name=BEAT_HEARTBEAT).update(beat_at=timezone.now() - timedelta(seconds=200))
+    with pytest.raises(CommandError, match="older than 120 s"):
+        call_command("beat_alive", "--max-age", "120", stdout=StringIO())

@@ -335,6 +335,35 @@ def test_clamav_check_is_skipped_without_clamd(settings):
     assert health.check_clamav(1.0).status == SKIPPED
 
 
+def test_a_scanner_disabled_on_purpose_is_a_warning_in_readyz(settings):
+    settings.CLAMAV_URL = ""
+    settings.CLAMAV_DISABLED = True
+    assert health.check_clamav(1.0) == CheckOutcome(
+        WARN, "disabled (CLAMAV_DISABLED=true): uploads get the built-in EICAR check only"
+    )
+    body = json.loads(Client().get("/readyz").content)
+    assert body["checks"]["clamav"]["status"] == WARN
+    assert body["checks"]["clamav"]["detail"].startswith("disabled")
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+@pytest.mark.parametrize("host", ["127.0.0.1", "10.0.3.17:8000", "localhost:8000", "web"])
+def test_probes_answer_whatever_host_the_orchestrator_sends(settings, path, host):
+    settings.ALLOWED_HOSTS = ["indivillage.com"]
+    settings.CLAMAV_URL = ""
+    response = Client().get(path, HTTP_HOST=host)
+    assert response.status_code in (200, 503), response.content[:300]
+    assert "status" in json.loads(response.content)
+    assert "no-cache" in response["Cache-Control"]
+    # Anything else from an unknown host is still refused.
+    assert Client().get("/api/v1/industries/", HTTP_HOST=host).status_code == 400
+
+
+def test_probes_keep_their_method_rule(settings):
+    settings.ALLOWED_HOSTS = ["indivillage.com"]
+    assert Client().post("/healthz", HTTP_HOST="indivillage.com").status_code == 405
+
+
 def test_clamav_check_pings_clamd(settings, fake_clamd):
     settings.CLAMAV_URL = fake_clamd["url"]
     assert health.check_clamav(1.0) == CheckOutcome(OK, "clamd answered PONG")

@@ -46,6 +46,8 @@ SECRETS = {
     "FIELD_ENCRYPTION_KEY": "outage-test-field-key",
     "BLIND_INDEX_KEY": "outage-test-blind-index-key",
     "AUDIT_CHAIN_KEY": "outage-test-audit-chain-key",
+    # Production settings need a scanner or this; the outage is about the database, not clamd.
+    "CLAMAV_DISABLED": "true",
 }
 
 
