@@ -23,8 +23,9 @@ from .references import reference_delete, reference_save
 
 class ReadOnlyAdmin(admin.ModelAdmin):
     """
-    Rows that code writes and reads back (audit rows, job locks, backup records): shown to staff, never
-    added, changed or deleted by hand, superusers included.
+    Rows that code writes and reads back (audit rows, job locks, backup records), or that are edited
+    elsewhere (impact metrics, with their story): shown to staff, never added, changed or deleted here,
+    superusers included.
     """
 
     def has_add_permission(self, request):

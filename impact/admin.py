@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from common.admin import AuditedAdmin, PublishableAdmin
+from common.admin import AuditedAdmin, PublishableAdmin, ReadOnlyAdmin
 
 from .api.serializers import ImpactStorySerializer
 from .models import ImpactMetric, ImpactStory, Location
@@ -42,7 +42,7 @@ class ImpactStoryAdmin(PublishableAdmin):
 
 
 @admin.register(ImpactMetric)
-class ImpactMetricAdmin(admin.ModelAdmin):
+class ImpactMetricAdmin(ReadOnlyAdmin):
     """
     Every metric across stories, to check how each is aggregated in the impact summary. Read-only:
     metrics are edited with their story (whose save is audited), not here.
@@ -52,12 +52,3 @@ class ImpactMetricAdmin(admin.ModelAdmin):
     list_filter = ["aggregation", ("unit", admin.AllValuesFieldListFilter), "period_end"]
     search_fields = ["metric_name", "story__title"]
     list_select_related = ["story"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
