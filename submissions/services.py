@@ -132,8 +132,14 @@ def submission_create(
             actor=submission.user,
             changes={"form_type": form_type},
         )
-        # robust: whatever goes wrong after commit, the visitor's form is stored and answered.
-        transaction.on_commit(partial(submission_enqueue, submission.pk), robust=True)
+        # robust: whatever goes wrong after commit, the visitor's form is stored and answered. A named
+        # function, not a partial: Django logs a robust hook's failure by the hook's __qualname__.
+        submission_id = submission.pk
+
+        def enqueue():
+            submission_enqueue(submission_id)
+
+        transaction.on_commit(enqueue, robust=True)
     return submission, True
 
 

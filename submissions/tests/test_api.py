@@ -495,6 +495,24 @@ def test_with_the_broker_down_the_form_is_still_stored(
     assert mail.outbox == []
 
 
+def test_an_unexpected_error_queueing_the_task_still_answers_201(
+    api_client, django_capture_on_commit_callbacks, caplog
+):
+    # The on_commit hook is robust: Django logs what it raised, naming the hook by its __qualname__,
+    # which a functools.partial does not have (that AttributeError used to escape as a 500).
+    from submissions.tasks import submission_process as task
+
+    with (
+        mock.patch.object(task, "delay", side_effect=RuntimeError("serializer exploded")),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = api_client.post(CONTACT_URL, contact(), format="json")
+
+    assert response.status_code == 201
+    assert FormSubmission.objects.get(pk=response.json()["id"]).data == contact()
+    assert "serializer exploded" in caplog.text
+
+
 @pytest.fixture
 def unreachable_cache(settings):
     settings.CACHES = {
