@@ -11,14 +11,13 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from .publishing import (
-    publishable_delete,
+    content_delete,
+    content_save,
     publishable_publish,
     publishable_restore,
-    publishable_save,
     publishable_trash,
     publishable_unpublish,
 )
-from .references import reference_delete, reference_save
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -40,20 +39,21 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 class AuditedAdmin(admin.ModelAdmin):
     """
-    Plain reference rows (industries, locations): every save and every delete, single or the bulk
-    "delete selected" action, goes through common.references and leaves an audit row.
+    Content rows (industries, locations, and through PublishableAdmin the publishable ones): every save
+    and every delete, single or the bulk "delete selected" action, goes through common.publishing and
+    leaves an audit row.
     """
 
     def save_model(self, request, obj, form, change):
-        reference_save(instance=obj, actor=request.user, changed=form.changed_data if change else None)
+        content_save(instance=obj, actor=request.user, changed=form.changed_data if change else None)
 
     def delete_model(self, request, obj):
-        reference_delete(instance=obj, actor=request.user)
+        content_delete(instance=obj, actor=request.user)
 
     @transaction.atomic
     def delete_queryset(self, request, queryset):
         for obj in queryset:
-            reference_delete(instance=obj, actor=request.user)
+            content_delete(instance=obj, actor=request.user)
 
 
 class TrashFilter(admin.SimpleListFilter):
@@ -87,7 +87,7 @@ class TrashFilter(admin.SimpleListFilter):
         return queryset.filter(deleted_at__isnull=True)
 
 
-class PublishableAdmin(admin.ModelAdmin):
+class PublishableAdmin(AuditedAdmin):
     """
     Writes go through common.publishing (audited). Editors publish, unpublish and move to the trash;
     only admins delete for good. `preview_serializer` is the API serializer a preview renders with.
@@ -135,17 +135,6 @@ class PublishableAdmin(admin.ModelAdmin):
         if not request.user.is_superuser:
             actions.pop("delete_selected", None)
         return actions
-
-    def delete_model(self, request, obj):
-        publishable_delete(instance=obj, actor=request.user)
-
-    @transaction.atomic
-    def delete_queryset(self, request, queryset):
-        for obj in queryset:
-            publishable_delete(instance=obj, actor=request.user)
-
-    def save_model(self, request, obj, form, change):
-        publishable_save(instance=obj, actor=request.user, changed=form.changed_data if change else None)
 
     # --- Actions -------------------------------------------------------------------------------------
 

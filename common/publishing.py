@@ -1,11 +1,12 @@
 """
-Writes shared by every publishable model (services, case studies, impact stories): save, publish,
-unpublish, move to the trash, restore. Each is audited in its own transaction; the public cache and the
-stored documents follow through the models' signals.
+Writes shared by the content editors keep: save and delete for every content row (the publishable
+models, and plain reference rows such as industries and locations), and publish, unpublish, move to the
+trash and restore for the publishable ones. Each is audited in its own transaction; the public cache and
+the stored documents follow through the models' signals.
 """
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from audit.services import audit_record
@@ -13,14 +14,14 @@ from audit.services import audit_record
 from .models import PublishableModel, PublishStatus
 
 
-def _audit(action: str, instance: PublishableModel, actor, **changes) -> None:
-    audit_record(actor=actor, action=action, entity=instance, changes={"slug": instance.slug, **changes})
+def _audit(action: str, instance: models.Model, actor, **changes) -> None:
+    # Publishable rows are known by their slug, reference rows (a location has none) by their name.
+    known_as = {"slug": instance.slug} if isinstance(instance, PublishableModel) else {"name": str(instance)}
+    audit_record(actor=actor, action=action, entity=instance, changes={**known_as, **changes})
 
 
 @transaction.atomic
-def publishable_save(
-    *, instance: PublishableModel, actor, changed: list[str] | None = None
-) -> PublishableModel:
+def content_save(*, instance: models.Model, actor, changed: list[str] | None = None) -> models.Model:
     created = instance._state.adding
     instance.full_clean()
     instance.save()
@@ -75,7 +76,10 @@ def publishable_restore(*, instance: PublishableModel, actor) -> PublishableMode
 
 
 @transaction.atomic
-def publishable_delete(*, instance: PublishableModel, actor) -> None:
-    """Hard delete (admins only): the row and what hangs off it are gone for good."""
+def content_delete(*, instance: models.Model, actor) -> None:
+    """
+    Hard delete: the row and what hangs off it are gone for good (admins only for publishable rows). A
+    reference row still in use is refused by its PROTECT foreign keys, and nothing is written.
+    """
     _audit("content.deleted", instance, actor)
     instance.delete()
