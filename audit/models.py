@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from common.ids import uuid7
@@ -65,7 +66,9 @@ class ErasureRecord(BaseModel):
 
     user_id = models.UUIDField(null=True, blank=True, db_index=True)
     email_hash = models.CharField(max_length=64, blank=True, db_index=True)
-    erased_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # Stamped by the database's clock as the row is inserted, the clock a backup reads its erasure
+    # boundary from (ops/erasure_boundary.py); a replay sets it explicitly.
+    erased_at = models.DateTimeField(db_default=Now(), db_index=True)
     reason = models.CharField(max_length=16, choices=ErasureReason.choices)
     actor_id = models.UUIDField(null=True, blank=True)
 

@@ -14,6 +14,7 @@ REPEATABLE READ transaction whose snapshot pg_dump is given with --snapshot, whi
 
 # The client programs run with fixed arguments and libpq's environment; nothing comes from a request.
 # ruff: noqa: S603
+import contextlib
 import hashlib
 import json
 import logging
@@ -34,7 +35,7 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
-from django.db import connections
+from django.db import connections, transaction
 from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -42,7 +43,7 @@ from django.utils.dateparse import parse_datetime
 from audit.services import audit_record
 from common.caching import content_version_bump
 
-from . import backup_files
+from . import backup_files, backup_verdicts, erasure_boundary
 from .models import BackupRecord, BackupTier, VerifyStatus
 from .selectors import backup_newest_verified
 
@@ -208,9 +209,10 @@ def _pump(source, sink, errors: list) -> None:
         errors.append(error)
 
 
-def _dumped(server_version: str, tables: dict, migrations: list, hashing) -> dict:
+def _dumped(server_version: str, tables: dict, migrations: list, hashing, replay_from: datetime) -> dict:
     """What either engine's dump tells the manifest."""
     return {
+        erasure_boundary.MANIFEST_KEY: replay_from.isoformat(),
         "server_version": server_version,
         "tables": tables,
         "migrations": migrations,
@@ -224,6 +226,8 @@ def _pg_dump(alias: str, target: Path, secret: str) -> dict:
 
     params = _pg_params(alias)
     with _pg_connect(params) as snapshot_conn:
+        # Read before the snapshot exists: see ops/erasure_boundary.py.
+        replay_from = erasure_boundary.pg_replay_from(snapshot_conn)
         snapshot_conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         snapshot_conn.read_only = True
         with snapshot_conn.cursor() as cursor:
@@ -254,7 +258,7 @@ def _pg_dump(alias: str, target: Path, secret: str) -> dict:
                 if secret:
                     sink.close()
         snapshot_conn.rollback()
-    return _dumped(server_version, tables, migrations, hashing)
+    return _dumped(server_version, tables, migrations, hashing, replay_from)
 
 
 # --- SQLite plumbing --------------------------------------------------------------------------------
@@ -291,6 +295,7 @@ def _sqlite_migrations(conn: sqlite3.Connection) -> list[str]:
 def _sqlite_dump(alias: str, folder: Path, target: Path, secret: str) -> dict:
     """A consistent copy through the sqlite3 backup API (readers and writers may go on meanwhile)."""
     copy = folder / "copy.sqlite3"
+    replay_from = erasure_boundary.sqlite_replay_from(timezone.now())
     connection = connections[alias]
     connection.ensure_connection()
     with sqlite3.connect(copy) as destination:
@@ -308,7 +313,7 @@ def _sqlite_dump(alias: str, folder: Path, target: Path, secret: str) -> dict:
             sink.write(block)
         if secret:
             sink.close()
-    return _dumped(server_version, tables, migrations, hashing)
+    return _dumped(server_version, tables, migrations, hashing, replay_from)
 
 
 # --- Creating ---------------------------------------------------------------------------------------
@@ -352,6 +357,7 @@ def backup_create(*, tier: str, label: str = "", actor=None, alias: str = "defau
             "server_version": dumped["server_version"],
             "app_version": settings.APP_VERSION,
             "created_at": started.isoformat(),
+            erasure_boundary.MANIFEST_KEY: dumped[erasure_boundary.MANIFEST_KEY],
             "sha256": dumped["sha256"],
             "size": dumped["size"],
             "encrypted": bool(secret),
@@ -359,29 +365,38 @@ def backup_create(*, tier: str, label: str = "", actor=None, alias: str = "defau
             "migrations": dumped["migrations"],
             "tables": dumped["tables"],
         }
-        with open(target, "rb") as handle:
-            stored = storage.save(name, File(handle, name=name))
-        if stored != name:  # a storage that renames on collision: keep the manifest beside the real name
-            manifest["name"] = name = stored
-        storage.save(
-            manifest_name(name), ContentFile(json.dumps(manifest, indent=1, sort_keys=True).encode())
-        )
-    seconds = round(time.monotonic() - clock, 3)
-    record = _record_create(manifest)
-    audit_record(
-        action="backup.created",
-        entity=record,
-        actor=actor,
-        changes={
-            "name": name,
-            "tier": tier,
-            "size": manifest["size"],
-            "sha256": manifest["sha256"],
-            "tables": len(manifest["tables"]),
-            "rows": sum(table["rows"] for table in manifest["tables"].values()),
-            "seconds": seconds,
-        },
-    )
+        saved: list[str] = []
+        try:
+            with open(target, "rb") as handle:
+                saved.append(storage.save(name, File(handle, name=name)))
+            if saved[0] != name:  # a storage that renames on collision: keep the manifest beside it
+                manifest["name"] = name = saved[0]
+            manifest_body = ContentFile(json.dumps(manifest, indent=1, sort_keys=True).encode())
+            saved.append(storage.save(manifest_name(name), manifest_body))
+            seconds = round(time.monotonic() - clock, 3)
+            with transaction.atomic():
+                record = _record_create(manifest)
+                audit_record(
+                    action="backup.created",
+                    entity=record,
+                    actor=actor,
+                    changes={
+                        "name": name,
+                        "tier": tier,
+                        "size": manifest["size"],
+                        "sha256": manifest["sha256"],
+                        "tables": len(manifest["tables"]),
+                        "rows": sum(table["rows"] for table in manifest["tables"].values()),
+                        "seconds": seconds,
+                    },
+                )
+        except BaseException:
+            # The database or the storage went away half-way: a file without its record and audit row
+            # is a backup nobody knows of, so none is left behind (best effort: the storage may be gone).
+            for stored in saved:
+                with contextlib.suppress(Exception):
+                    storage.delete(stored)
+            raise
     logger.info("backup %s written: %s bytes in %.1f s", name, manifest["size"], seconds)
     return record
 
@@ -422,22 +437,29 @@ def _record_create(manifest: dict) -> BackupRecord:
 
 def backup_records_sync() -> list[BackupRecord]:
     """
-    Creates the missing BackupRecords from the manifests in storage: after a restore (which brings back
-    the records of its own time) and on a new machine pointed at old backups.
+    Creates the missing BackupRecords from the manifests in storage, and gives every record the
+    verification verdict stored beside its backup when that is newer than its own: after a restore
+    (which brings back the records of its own time) and on a new machine pointed at old backups.
     """
     storage = _storage()
     _, files = storage.listdir("")
-    known = set(BackupRecord.objects.values_list("name", flat=True))
+    files = set(files)
+    known = {record.name: record for record in BackupRecord.objects.all()}
     created = []
     for sidecar in sorted(files):
         if not sidecar.endswith(MANIFEST_SUFFIX):
             continue
         name = sidecar[: -len(MANIFEST_SUFFIX)]
-        if name in known or name not in files:
+        if name not in files:
             continue
-        # Named by its file: the manifest travels with it, but the file is what a restore reads.
-        record = _record_create({**manifest_load(name), "name": name})
-        created.append(record)
+        record = known.get(name)
+        if record is None:
+            # Named by its file: the manifest travels with it, but the file is what a restore reads.
+            record = _record_create({**manifest_load(name), "name": name})
+            created.append(record)
+        if backup_verdicts.verdict_name(name) in files:
+            # A verdict reached after the database's copy of this record was taken (a restore).
+            backup_verdicts.verdict_apply(record, backup_verdicts.verdict_load(name))
     return created
 
 
@@ -662,6 +684,7 @@ def backup_verify(name: str, *, alias: str = "default", actor=None) -> VerifyRes
         record.verify_status = VerifyStatus.PASSED if result.ok else VerifyStatus.FAILED
         record.verify_details = details
         record.save(update_fields=["verified_at", "verify_status", "verify_details", "updated_at"])
+        backup_verdicts.verdict_save(record)
     audit_record(
         action="backup.verified" if result.ok else "backup.verify_failed",
         entity=record,
@@ -708,6 +731,7 @@ def backups_prune(*, dry_run: bool = False, now: datetime | None = None, actor=N
             # record would be forgotten.
             storage.delete(record.name)
             storage.delete(manifest_name(record.name))
+            storage.delete(backup_verdicts.verdict_name(record.name))
             record.delete()
     if result.deleted and not dry_run:
         audit_record(
@@ -909,7 +933,7 @@ def _after_restore(plan: RestorePlan, result: RestoreResult, *, alias: str, say)
         say(f"Migrating forward: {len(plan.missing_migrations)} migrations are newer than the backup...")
         call_command("migrate", database=alias, interactive=False, verbosity=0)
         result.migrated = plan.missing_migrations
-    since = parse_datetime(plan.manifest["created_at"])
+    since = erasure_boundary.replay_since(plan.manifest)
     say(f"Replaying the GDPR erasures made since {since:%Y-%m-%d %H:%M:%S} UTC...")
     replay = erasures_replay(since=since)
     result.erasures_replayed = replay["erasures"]
