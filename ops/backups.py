@@ -442,7 +442,10 @@ def backup_records_sync() -> list[BackupRecord]:
     (which brings back the records of its own time) and on a new machine pointed at old backups.
     """
     storage = _storage()
-    _, files = storage.listdir("")
+    try:
+        _, files = storage.listdir("")
+    except FileNotFoundError:  # a local folder that no backup has created yet
+        files = []
     files = set(files)
     known = {record.name: record for record in BackupRecord.objects.all()}
     created = []

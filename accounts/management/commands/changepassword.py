@@ -7,10 +7,11 @@ token revoked, every session ended, audited (accounts.services.user_password_set
 import getpass
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from accounts.selectors import user_by_email
 from accounts.services import user_password_set
+from common.commands import BaseCommand
 
 MAX_TRIES = 3
 

@@ -1,6 +1,7 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from audit.retention import POLICIES, retention_apply
+from common.commands import BaseCommand
 
 
 def _period(delta) -> str:

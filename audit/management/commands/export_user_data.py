@@ -1,11 +1,12 @@
 import json
 import os
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.core.serializers.json import DjangoJSONEncoder
 
 from accounts.models import User
 from audit.gdpr import user_export
+from common.commands import BaseCommand
 from common.crypto import normalize_email
 
 

@@ -1,7 +1,8 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils import timezone
 
 from audit.rotation import RotationError, blind_index_recompute
+from common.commands import BaseCommand
 
 from ._rotation_output import batch_line, counts_table
 

@@ -1,10 +1,11 @@
 from datetime import UTC, datetime, time
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from audit.gdpr import erasures_replay, journal_path
+from common.commands import BaseCommand
 from common.progress import Progress
 
 

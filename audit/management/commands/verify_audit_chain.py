@@ -1,7 +1,8 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from audit.chain import verify
 from audit.models import AuditLog
+from common.commands import BaseCommand
 
 
 class Command(BaseCommand):

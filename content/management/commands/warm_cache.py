@@ -1,7 +1,8 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.urls import reverse
 
 from common.caching import cache_warm, content_version
+from common.commands import BaseCommand
 from common.progress import Progress
 from content import selectors as content_selectors
 from impact import selectors as impact_selectors

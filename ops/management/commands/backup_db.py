@@ -1,5 +1,6 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from common.commands import BaseCommand
 from ops.backups import BackupError, backup_create, backup_records_sync
 from ops.metrics import human_bytes
 from ops.models import BackupRecord, BackupTier

@@ -1,5 +1,6 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from common.commands import BaseCommand
 from ops.services import SetupError, bootstrap_run
 
 

@@ -1,9 +1,10 @@
 import json
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import DatabaseError
 
+from common.commands import BaseCommand
 from ops.metrics import DEFAULT_LIMIT, db_metrics, human_bytes
 
 

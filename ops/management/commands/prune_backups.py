@@ -1,6 +1,6 @@
 from django.conf import settings
-from django.core.management.base import BaseCommand
 
+from common.commands import BaseCommand
 from ops.backups import backups_prune
 
 

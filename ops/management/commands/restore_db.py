@@ -1,8 +1,9 @@
 import sys
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import connections
 
+from common.commands import BaseCommand
 from ops.backups import BackupError, backup_restore, restore_plan
 
 

@@ -1,6 +1,7 @@
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from common.commands import BaseCommand
 from common.progress import Progress
 from ops.services import SetupError, seed_demo_run
 
