@@ -394,8 +394,15 @@ def test_backups_go_through_the_storage_api_to_s3(content, settings):
         keys = sorted(item["Key"] for item in listed["Contents"])
         assert keys == [f"backups/{record.name}", f"backups/{record.name}.manifest.json"]
         assert backups.backup_verify(record.name).ok
+        # The second verdict replaces the first under the same key, though S3 here never overwrites.
+        assert backups.backup_verify(record.name).ok
+        listed = boto3.client("s3", region_name="eu-west-1").list_objects_v2(Bucket="indivillage-backups")
+        assert f"backups/{record.name}.verify.json" in [item["Key"] for item in listed["Contents"]]
+        assert listed["KeyCount"] == 3
         BackupRecord.objects.all().delete()
-        assert [r.name for r in backups.backup_records_sync()] == [record.name]
+        rebuilt = backups.backup_records_sync()
+        assert [r.name for r in rebuilt] == [record.name]
+        assert BackupRecord.objects.get(name=record.name).verify_status == VerifyStatus.PASSED
 
 
 def test_beat_runs_the_tiers_prune_and_a_weekly_random_verification(content):
