@@ -36,7 +36,7 @@ MANIFEST_KEY = "erasures_replay_from"
 _PG_OLDEST_OPEN = """
 SELECT statement_timestamp(),
        min(xact_start) FILTER (WHERE pid <> pg_backend_pid()),
-       count(*) FILTER (WHERE state IS NULL AND backend_type = 'client backend')
+       count(*) FILTER (WHERE query = '<insufficient privilege>')
 FROM pg_stat_activity
 WHERE datname = current_database()
 """
