@@ -548,6 +548,33 @@ def test_the_first_request_on_a_closed_connection_drains_the_pool_and_the_next_s
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, databases="__all__")
 @pytest.mark.usefixtures("_pools_closed_after")
+def test_a_write_on_a_closed_connection_drains_the_pool_too(api_client, settings):
+    """
+    A write fails inside transaction.atomic(), whose exit hands the broken connection back to the pool
+    before the 503 handler runs: the pool's count of bad returns is what tells the handler to drain.
+    """
+    settings.LEAD_FORM_LIMIT_PER_IP = settings.LEAD_FORM_LIMIT_PER_EMAIL = 100
+
+    def post(i):
+        body = {"name": "Asha", "email": f"asha{i}@example.com", "message": "Hello"}
+        response = api_client.post("/api/v1/submissions/contact/", body, format="json")
+        close_old_connections()
+        return response
+
+    assert post(0).status_code == 201
+    stale = _pooled_pids()
+    assert len(stale) >= 2
+    _terminate(stale)
+
+    _assert_unavailable(post(1))
+    # Without the drain each remaining dead connection would fail one more form.
+    assert [post(i).status_code for i in range(2, 6)] == [201] * 4
+    assert not stale & _pooled_pids()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, databases="__all__")
+@pytest.mark.usefixtures("_pools_closed_after")
 def test_readiness_retries_on_a_new_connection_when_its_pooled_one_was_closed():
     stale = _pooled_pids()
     _terminate(stale)
