@@ -11,6 +11,7 @@ import redis.exceptions
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from audit.services import audit_record
@@ -32,7 +33,8 @@ BROKER_ERRORS = (
     TimeoutError,
 )
 
-# A submission still `submitted` after this long was never picked up by a worker.
+# A submission still `submitted` after this long was never picked up by a worker. One whose queueing
+# failed (enqueue_failed) is queued by the next sweep, whatever its age: the sweep runs every minute.
 STALE_AFTER = timedelta(minutes=10)
 
 # How each stored field is labelled in the e-mail to sales, in this order.
@@ -61,6 +63,7 @@ def submission_enqueue(submission_id) -> bool:
             submission_id,
             exc,
         )
+        FormSubmission.objects.filter(pk=submission_id, enqueue_failed=False).update(enqueue_failed=True)
         return False
     return True
 
@@ -225,12 +228,14 @@ def submission_fail(*, submission: FormSubmission, error: str) -> FormSubmission
 
 def submission_requeue_stale(*, older_than: timedelta = STALE_AFTER, batch_size: int = 500) -> int:
     """
-    Queues again the submissions left `submitted` for longer than `older_than` (the broker was down
-    when they came in). Returns how many were queued; stops at the first broker error.
+    Queues again the submissions left `submitted` for longer than `older_than` (a worker lost the
+    task), and at once those whose queueing failed (the broker was down when they came in). Returns
+    how many were queued; stops at the first broker error.
     """
     cutoff = timezone.now() - older_than
     stale = list(
-        FormSubmission.objects.filter(status=SubmissionStatus.SUBMITTED, updated_at__lt=cutoff)
+        FormSubmission.objects.filter(status=SubmissionStatus.SUBMITTED)
+        .filter(Q(updated_at__lt=cutoff) | Q(enqueue_failed=True))
         .order_by("created_at")
         .values_list("pk", flat=True)[:batch_size]
     )
@@ -241,7 +246,7 @@ def submission_requeue_stale(*, older_than: timedelta = STALE_AFTER, batch_size:
         queued += 1
         # Touched, so the next sweep does not queue it again while this copy waits in the queue.
         FormSubmission.objects.filter(pk=pk, status=SubmissionStatus.SUBMITTED).update(
-            updated_at=timezone.now()
+            updated_at=timezone.now(), enqueue_failed=False
         )
     return queued
 
