@@ -2,7 +2,7 @@ import csv
 import io
 import logging
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from functools import partial
 
@@ -88,11 +88,15 @@ def submission_create(
     idempotency_key: str | None = None,
     idempotency_scope: str = "",
     idempotency_fingerprint: str = "",
+    admit: Callable[[], None] | None = None,
 ) -> tuple[FormSubmission, bool]:
     """
     Stores one lead form and queues its processing after commit. Returns (submission, created): with
     an `idempotency_key` already used for this form type in this `idempotency_scope` (the client),
     the first submission and False, or IdempotencyKeyReused if that one had another fingerprint.
+    `admit` (the API's throttle) runs once the row is inserted and its key claimed, before anything
+    else: what it raises rolls the row back. A retry racing its own first request waits at the INSERT
+    for that request to commit and gets its replay, without ever reaching `admit`.
     """
     lookup = partial(
         selectors.submission_get_by_idempotency_key,
@@ -128,6 +132,8 @@ def submission_create(
             if existing is None:
                 raise
             return existing, False
+        if admit is not None:
+            admit()
         submission.services.set(list(services))
         audit_record(
             action="submission.created",

@@ -376,9 +376,12 @@ def test_a_form_the_broker_refused_is_queued_by_the_next_sweep_not_after_ten_min
 ):
     from submissions.tasks import submission_process as task
 
-    with mock.patch.object(task, "apply_async", side_effect=kombu.exceptions.OperationalError("down")):
-        with django_capture_on_commit_callbacks(execute=True):
-            refused, _ = submission_create(form_type="contact", data={"email": "a@example.com"})
+    down = kombu.exceptions.OperationalError("down")
+    with (
+        mock.patch.object(task, "apply_async", side_effect=down),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        refused, _ = submission_create(form_type="contact", data={"email": "a@example.com"})
     assert FormSubmission.objects.get(pk=refused.pk).enqueue_failed
     fresh = FormSubmissionFactory()  # queued fine: left to its task
 
