@@ -69,7 +69,8 @@ def _returned_broken(pool) -> bool:
 def database_pools_discard_broken() -> list[str]:
     """
     Drains the pool of every database whose connection the server has closed (this thread's, still
-    held, or one returned to the pool broken since the last look), and returns their aliases. A
+    held, or one returned to the pool broken since the last look), and returns their aliases. Those the
+    server said goodbye on are swapped at checkout already (ops.pools); this catches the rest. A
     restart, a failover or an administrator's kill closes every session at once, but a pool only
     learns it one connection at a time, when each is next used: without this, every connection left
     idle across a restart fails one request after the database is back. Drained, the pool closes its
