@@ -33,7 +33,11 @@ bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 # DATABASE_POOL_MAX_SIZE, and workers x DATABASE_POOL_MAX_SIZE, summed over every host and the Celery
 # workers, under the server's max_connections (docs/health.md).
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+# Threads (gthread workers), so that a request waiting on the database never holds the whole process:
+# with one sync thread per worker, /healthz queued behind requests waiting out the pool timeout during
+# an outage (6.3-6.5 s) and the container would be restarted for a database it cannot fix.
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+worker_class = "gthread" if threads > 1 else "sync"
 # Above DATABASE_POOL_TIMEOUT, so that a request waiting for a connection during an outage answers its
 # 503 instead of having its worker killed.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))

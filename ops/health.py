@@ -7,7 +7,9 @@ A check that overruns is reported as failed and left to finish on its own: a dat
 the pool wait DATABASE_POOL_TIMEOUT for a connection, longer than a load balancer waits for a probe.
 
 Statuses: "ok", "warn" (worth a look, still serving), "fail" (do not send traffic: 503), "skipped" (not
-configured here). Backups and beat only warn when late, unless READINESS_STRICT: a stopped beat is no
+configured here). The cache and the broker are fail-open (FAIL_OPEN): without Redis the site still
+serves (reads uncached, forms stored and queued by the sweep later), so their failure only warns; a load
+balancer would otherwise pull every instance at once for it. Backups and beat only warn when late, unless READINESS_STRICT: a stopped beat is no
 reason to take the site out of a load balancer, but it is one to page someone.
 
 The body is public. Details are written here, never copied from an exception: driver and client
@@ -41,6 +43,10 @@ OK = "ok"
 WARN = "warn"
 FAIL = "fail"
 SKIPPED = "skipped"
+
+# Dependencies the site serves without: their failure (or overrun) is reported as a warning.
+FAIL_OPEN = frozenset({"cache", "broker"})
+_FAIL_OPEN_NOTE = " (fail-open: still serving)"
 
 # The storages the application writes to; "default" (public media) and "staticfiles" are read-only here.
 PROBED_STORAGES = ("private", "backups")
@@ -359,4 +365,8 @@ def readiness_run(
                 _overrun[name] = run
         logger.warning("readiness: check %s timed out after %s s", name, budget)
         results[name] = CheckResult(FAIL, round(budget * 1000, 1), f"timed out after {budget:g} s")
+    for name in FAIL_OPEN.intersection(results):
+        result = results[name]
+        if result.status == FAIL:
+            results[name] = CheckResult(WARN, result.latency_ms, result.detail + _FAIL_OPEN_NOTE)
     return Readiness(checks={name: results[name] for name in checks})

@@ -2,9 +2,16 @@
 Django's native database pools across a fork (gunicorn's workers: config/gunicorn.py; Celery's prefork
 children: config/celery_app.py). Why a pool must never cross a fork is explained in config/gunicorn.py.
 Imports are deferred: gunicorn loads its config before Django is set up.
+
+Also: pooled connections the server closed while they sat idle (a restart), swapped at checkout.
 """
 
+import logging
+import select
 import sys
+import threading
+
+logger = logging.getLogger(__name__)
 
 
 def database_pools_close() -> None:
@@ -48,3 +55,54 @@ def database_pools_forget() -> int:
             connection.connection = None
             dropped += 1
     return dropped
+
+
+# --- connections the server closed, noticed at checkout ---------------------------------------------
+
+_replacing = threading.local()
+
+
+def _closed_by_server(raw) -> bool:
+    """
+    Whether the server has written to, or hung up, an idle pooled connection. On an idle connection it
+    never writes, except to say it is terminating it (a restart, a failover, pg_terminate_backend)
+    before it hangs up: a poll of the socket, no round trip. A connection lost without a word (a
+    network cut, a killed host) is not seen here; its first query fails and the pool is drained then
+    (common.exceptions.database_pools_discard_broken).
+    """
+    try:
+        fd = raw.fileno()
+    except Exception:
+        return True  # psycopg closed it already
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return bool(poller.poll(0))
+    return bool(select.select([fd], [], [], 0)[0])  # pragma: no cover - no poll() (Windows)
+
+
+def database_connection_replace_if_closed(sender, connection, **kwargs) -> None:
+    """
+    connection_created receiver (ops.apps): a pooled connection the server closed while it sat idle is
+    swapped for a new one before any query, and the pool drained, so that a restart fails no request at
+    all, reads and writes alike, and however many threads check out at once. psycopg_pool's own check
+    (CONN_HEALTH_CHECKS) costs a round trip per checkout and sleeps a backoff after a failed one.
+    """
+    pools = getattr(type(connection), "_connection_pools", None)
+    pool = pools.get(connection.alias) if pools else None
+    raw = connection.connection
+    if pool is None or raw is None or getattr(_replacing, "active", False):
+        return
+    if not _closed_by_server(raw):
+        return
+    logger.warning(
+        "Database connection closed by the server while idle: pool drained for %s", connection.alias
+    )
+    pool.drain()
+    _replacing.active = True
+    try:
+        connection.connection = None
+        pool.putconn(raw)  # older than the drain: the pool closes it
+        connection.connect()  # a new connection from the pool (PoolTimeout if there is none: a 503)
+    finally:
+        _replacing.active = False

@@ -34,8 +34,9 @@ SCHEDULE = [
     Job(
         "requeue stale form submissions",
         "submissions.tasks.submission_requeue_stale",
-        "Queues again the submissions whose e-mail task was lost (a worker died, the broker was down).",
-        every_minutes=10,
+        "Queues the submissions the broker refused (at once) and those whose e-mail task was lost "
+        "(after 10 minutes).",
+        every_minutes=1,
     ),
     Job(
         "hourly database backup",

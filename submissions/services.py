@@ -2,7 +2,7 @@ import csv
 import io
 import logging
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from functools import partial
 
@@ -11,6 +11,7 @@ import redis.exceptions
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from audit.services import audit_record
@@ -32,7 +33,8 @@ BROKER_ERRORS = (
     TimeoutError,
 )
 
-# A submission still `submitted` after this long was never picked up by a worker.
+# A submission still `submitted` after this long was never picked up by a worker. One whose queueing
+# failed (enqueue_failed) is queued by the next sweep, whatever its age: the sweep runs every minute.
 STALE_AFTER = timedelta(minutes=10)
 
 # How each stored field is labelled in the e-mail to sales, in this order.
@@ -61,6 +63,7 @@ def submission_enqueue(submission_id) -> bool:
             submission_id,
             exc,
         )
+        FormSubmission.objects.filter(pk=submission_id, enqueue_failed=False).update(enqueue_failed=True)
         return False
     return True
 
@@ -85,11 +88,15 @@ def submission_create(
     idempotency_key: str | None = None,
     idempotency_scope: str = "",
     idempotency_fingerprint: str = "",
+    admit: Callable[[], None] | None = None,
 ) -> tuple[FormSubmission, bool]:
     """
     Stores one lead form and queues its processing after commit. Returns (submission, created): with
     an `idempotency_key` already used for this form type in this `idempotency_scope` (the client),
     the first submission and False, or IdempotencyKeyReused if that one had another fingerprint.
+    `admit` (the API's throttle) runs once the row is inserted and its key claimed, before anything
+    else: what it raises rolls the row back. A retry racing its own first request waits at the INSERT
+    for that request to commit and gets its replay, without ever reaching `admit`.
     """
     lookup = partial(
         selectors.submission_get_by_idempotency_key,
@@ -125,6 +132,8 @@ def submission_create(
             if existing is None:
                 raise
             return existing, False
+        if admit is not None:
+            admit()
         submission.services.set(list(services))
         audit_record(
             action="submission.created",
@@ -225,12 +234,14 @@ def submission_fail(*, submission: FormSubmission, error: str) -> FormSubmission
 
 def submission_requeue_stale(*, older_than: timedelta = STALE_AFTER, batch_size: int = 500) -> int:
     """
-    Queues again the submissions left `submitted` for longer than `older_than` (the broker was down
-    when they came in). Returns how many were queued; stops at the first broker error.
+    Queues again the submissions left `submitted` for longer than `older_than` (a worker lost the
+    task), and at once those whose queueing failed (the broker was down when they came in). Returns
+    how many were queued; stops at the first broker error.
     """
     cutoff = timezone.now() - older_than
     stale = list(
-        FormSubmission.objects.filter(status=SubmissionStatus.SUBMITTED, updated_at__lt=cutoff)
+        FormSubmission.objects.filter(status=SubmissionStatus.SUBMITTED)
+        .filter(Q(updated_at__lt=cutoff) | Q(enqueue_failed=True))
         .order_by("created_at")
         .values_list("pk", flat=True)[:batch_size]
     )
@@ -241,7 +252,7 @@ def submission_requeue_stale(*, older_than: timedelta = STALE_AFTER, batch_size:
         queued += 1
         # Touched, so the next sweep does not queue it again while this copy waits in the queue.
         FormSubmission.objects.filter(pk=pk, status=SubmissionStatus.SUBMITTED).update(
-            updated_at=timezone.now()
+            updated_at=timezone.now(), enqueue_failed=False
         )
     return queued
 

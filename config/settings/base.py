@@ -98,8 +98,9 @@ TEMPLATES = [
 DATABASE_POOL_MIN_SIZE = env.int("DATABASE_POOL_MIN_SIZE", default=2)
 DATABASE_POOL_MAX_SIZE = env.int("DATABASE_POOL_MAX_SIZE", default=10)
 # Seconds a request waits for a pooled connection. A missing database makes every attempt wait this
-# long, so it stays short by default.
-DATABASE_POOL_TIMEOUT = env.float("DATABASE_POOL_TIMEOUT", default=5.0)
+# long, holding a gunicorn thread: kept under READINESS_CHECK_TIMEOUT, so that /readyz reports the
+# outage itself and the threads free up before a probe gives up (docs/health.md).
+DATABASE_POOL_TIMEOUT = env.float("DATABASE_POOL_TIMEOUT", default=1.0)
 
 
 def database_config(url: str) -> dict:
@@ -207,6 +208,19 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=30 * 60)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=25 * 60)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A task queued from a request (a lead form, an upload) must not hold the visitor while the broker is
+# down: the row is stored and the sweep queues it later. So one connection attempt of at most
+# CELERY_BROKER_CONNECT_TIMEOUT, and one immediate retry (a pooled connection that Redis closed on a
+# restart fails once, harmlessly, and the retry reconnects), instead of Celery's 3 retries 0.2 s apart.
+CELERY_BROKER_CONNECT_TIMEOUT = env.float("CELERY_BROKER_CONNECT_TIMEOUT", default=0.05)
+CELERY_BROKER_CONNECTION_TIMEOUT = CELERY_BROKER_CONNECT_TIMEOUT
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": CELERY_BROKER_CONNECT_TIMEOUT}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": env.int("CELERY_PUBLISH_MAX_RETRIES", default=1),
+    "interval_start": 0,
+    "interval_step": 0,
+    "interval_max": 0,
+}
 # DatabaseScheduler (schedule editable in the admin) plus a heartbeat readiness reads: ops/beat.py.
 CELERY_BEAT_SCHEDULER = "ops.beat:HeartbeatScheduler"
 CELERY_TIMEZONE = "UTC"

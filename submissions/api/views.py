@@ -159,12 +159,17 @@ class LeadFormApi(APIView):
 
         serializer = self.input_serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)
-        _throttle(request, email=serializer.validated_data["email"])
+
+        def throttle():
+            _throttle(request, email=serializer.validated_data["email"])
 
         if serializer.is_bot:
+            throttle()
             # Looks like any success, so a bot learns nothing; nothing is stored, nothing queued.
             decoy = FormSubmission(form_type=self.form_type)
             return Response(SubmissionOutputSerializer(decoy).data, status=status.HTTP_201_CREATED)
+        if not idempotency_key:
+            throttle()  # nothing to replay: counted before any write
 
         submission, created = submission_create(
             form_type=self.form_type,
@@ -174,6 +179,10 @@ class LeadFormApi(APIView):
             idempotency_key=idempotency_key,
             idempotency_scope=scope,
             idempotency_fingerprint=fingerprint,
+            # With a key, counted only once the key is claimed: a retry that races its own first
+            # request (the look-up above missed a row not yet committed) waits for it and gets the
+            # replay, instead of a 429 that also spent the client's budget.
+            admit=throttle if idempotency_key else None,
         )
         if not created:
             return self._replay(submission)

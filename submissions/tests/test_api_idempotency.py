@@ -5,11 +5,16 @@ client's key is none of this client's business.
 """
 
 import json
+import threading
 import uuid
 
 import pytest
+from django.db import connection
+from rest_framework.test import APIClient
 
 from accounts.tests.factories import UserFactory
+from common.ratelimit import peek
+from submissions import services
 from submissions.models import FormSubmission
 
 from .test_api import CONTACT_URL, DEMO_URL, contact, demo
@@ -100,3 +105,73 @@ def test_the_schema_documents_the_422(api_client):
     assert "422" in operation["responses"]
     header = next(p for p in operation["parameters"] if p["name"] == "Idempotency-Key")
     assert "422" in header["description"] and "client" in header["description"]
+
+
+# --- idempotency before throttling: a replay never gets a 429 and never spends the budget ----------
+
+
+def _ip_budget_spent(settings, ip="203.0.113.7") -> int:
+    return peek(
+        f"lead-form:ip:{ip}", limit=settings.LEAD_FORM_LIMIT_PER_IP, window=settings.LEAD_FORM_WINDOW
+    ).count
+
+
+def test_a_retry_after_the_budget_is_spent_gets_the_replay_and_spends_nothing(api_client, settings):
+    settings.LEAD_FORM_LIMIT_PER_IP = 2
+    key = str(uuid.uuid4())
+    first = _post(api_client, contact(), key=key)
+    assert _post(api_client, contact(email="b@example.com"), key=str(uuid.uuid4())).status_code == 201
+    assert _post(api_client, contact(email="c@example.com"), key=str(uuid.uuid4())).status_code == 429
+    spent = _ip_budget_spent(settings)
+
+    again = _post(api_client, contact(), key=key)
+    assert (again.status_code, again["Idempotent-Replayed"]) == (200, "true")
+    assert again.json()["id"] == first.json()["id"]
+    assert _ip_budget_spent(settings) == spent
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_retry_racing_its_own_first_request_waits_for_it_and_gets_the_replay_not_a_429(
+    settings, monkeypatch
+):
+    """
+    The retry's look-up runs while the first request's row is not committed yet, and misses it. Before,
+    it was then throttled (429, budget spent); now it is counted only once its key is claimed, so its
+    INSERT waits for the first request's commit and it gets the replay.
+    """
+    settings.LEAD_FORM_LIMIT_PER_IP = 1  # the first request spends the whole budget
+    inside, release = threading.Event(), threading.Event()
+    audit_record = services.audit_record
+
+    def audit_then_hold(**kwargs):  # the first request, inside its transaction after its INSERT
+        inside.set()
+        assert release.wait(10)
+        return audit_record(**kwargs)
+
+    monkeypatch.setattr(services, "audit_record", audit_then_hold)
+    key, first = str(uuid.uuid4()), {}
+
+    def send_first():
+        try:
+            first["response"] = _post(APIClient(), contact(), key=key)
+        finally:
+            connection.close()
+
+    sender = threading.Thread(target=send_first)
+    sender.start()
+    try:
+        assert inside.wait(10)
+        # Let the first request commit a moment after the retry has started waiting on it.
+        threading.Timer(0.5, release.set).start()
+        retry = _post(APIClient(), contact(), key=key)
+    finally:
+        release.set()
+        sender.join(10)
+
+    assert first["response"].status_code == 201
+    assert retry.status_code == 200, retry.content
+    assert retry["Idempotent-Replayed"] == "true"
+    assert retry.json()["id"] == first["response"].json()["id"]
+    assert _ip_budget_spent(settings) == 1
+    assert FormSubmission.objects.count() == 1

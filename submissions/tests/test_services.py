@@ -369,3 +369,27 @@ def test_requeue_stale_with_the_broker_still_down_keeps_rows_for_the_next_sweep(
     with mock.patch.object(services, "submission_enqueue", return_value=True) as enqueue:
         assert submission_requeue_stale() == 2
     assert [c.args[0] for c in enqueue.call_args_list] == [first.pk, second.pk]
+
+
+def test_a_form_the_broker_refused_is_queued_by_the_next_sweep_not_after_ten_minutes(
+    django_capture_on_commit_callbacks,
+):
+    from submissions.tasks import submission_process as task
+
+    down = kombu.exceptions.OperationalError("down")
+    with (
+        mock.patch.object(task, "apply_async", side_effect=down),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        refused, _ = submission_create(form_type="contact", data={"email": "a@example.com"})
+    assert FormSubmission.objects.get(pk=refused.pk).enqueue_failed
+    fresh = FormSubmissionFactory()  # queued fine: left to its task
+
+    # The broker is back; the sweep runs every minute (ops.schedule).
+    with mock.patch.object(services, "submission_enqueue", return_value=True) as enqueue:
+        assert submission_requeue_stale() == 1
+    enqueue.assert_called_once_with(refused.pk)
+    assert not FormSubmission.objects.get(pk=refused.pk).enqueue_failed
+    assert fresh.pk
+    with mock.patch.object(services, "submission_enqueue", return_value=True) as enqueue:
+        assert submission_requeue_stale() == 0  # its copy is in the queue now
