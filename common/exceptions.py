@@ -8,6 +8,7 @@ One error shape for the whole API:
 
 import logging
 import sys
+import weakref
 
 from django.conf import settings
 from django.core.exceptions import (
@@ -54,6 +55,10 @@ RETRY_AFTER_SECONDS = 5
 _UNAVAILABLE_MESSAGE = "The service is temporarily unavailable. Please retry shortly."
 
 
+# Per pool, its count of bad returns at the last look: kept beside the pool rather than on it.
+_returns_bad_seen: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def _returned_broken(pool) -> bool:
     """
     Whether a connection came back to `pool` closed by the server since the last look. A write fails
@@ -61,8 +66,8 @@ def _returned_broken(pool) -> bool:
     discards it) before any handler sees it: only the pool's count of bad returns remembers it.
     """
     returned_bad = pool.get_stats().get("returns_bad", 0)
-    seen = getattr(pool, "_iv_returns_bad_seen", 0)
-    pool._iv_returns_bad_seen = returned_bad
+    seen = _returns_bad_seen.get(pool, 0)
+    _returns_bad_seen[pool] = returned_bad
     return returned_bad > seen
 
 
