@@ -206,6 +206,16 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=30 * 60)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=25 * 60)
+# The longest countdown a retry waits (common.tasks.RetryingTask's backoff is capped here).
+TASK_RETRY_BACKOFF_MAX = env.int("TASK_RETRY_BACKOFF_MAX", default=10 * 60)
+# Redis redelivers a message not acked within the visibility timeout, to another worker, even if the first
+# is still running it; a retry's countdown counts too (the worker holds the message unacked until its eta).
+# So it must outlast the longest hard time limit plus the longest countdown; docs/uploads.md, "Reliability".
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int(
+        "CELERY_VISIBILITY_TIMEOUT", default=CELERY_TASK_TIME_LIMIT + TASK_RETRY_BACKOFF_MAX + 5 * 60
+    )
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # DatabaseScheduler (schedule editable in the admin) plus a heartbeat readiness reads: ops/beat.py.
 CELERY_BEAT_SCHEDULER = "ops.beat:HeartbeatScheduler"
@@ -474,6 +484,10 @@ UPLOAD_MAX_JSON_DEPTH = env.int("UPLOAD_MAX_JSON_DEPTH", default=64)
 CLAMAV_TIMEOUT = env.float("CLAMAV_TIMEOUT", default=30.0)
 # Seconds the processing task may run before it is stopped and the upload marked failed.
 UPLOAD_TASK_TIME_LIMIT = env.int("UPLOAD_TASK_TIME_LIMIT", default=15 * 60)
+# Seconds an upload may sit `uploaded` or `processing` before the beat sweep queues it again (its task was
+# lost: the database was down, the worker crashed). Longer than a live task can keep it there, which is
+# UPLOAD_TASK_TIME_LIMIT plus one retry's countdown (TASK_RETRY_BACKOFF_MAX): checked at startup.
+UPLOAD_STALE_AFTER = env.int("UPLOAD_STALE_AFTER", default=30 * 60)
 
 # --- Operations -------------------------------------------------------------------------------------
 
