@@ -4,33 +4,47 @@ from django.conf import settings
 from django.core import checks
 
 
+def _rules() -> list[tuple[str, int, str, int, str]]:
+    """(setting, its value, what it must exceed, that bound, check id)."""
+    longest = max(settings.CELERY_TASK_TIME_LIMIT, settings.UPLOAD_TASK_TIME_LIMIT)
+    backoff = settings.TASK_RETRY_BACKOFF_MAX
+    return [
+        (
+            "CELERY_VISIBILITY_TIMEOUT",
+            settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout"),
+            "the longest task time limit plus TASK_RETRY_BACKOFF_MAX",
+            longest + backoff,
+            "common.E101",
+        ),
+        (
+            "UPLOAD_STALE_AFTER",
+            settings.UPLOAD_STALE_AFTER,
+            "UPLOAD_TASK_TIME_LIMIT plus TASK_RETRY_BACKOFF_MAX",
+            settings.UPLOAD_TASK_TIME_LIMIT + backoff,
+            "common.E102",
+        ),
+        (
+            "SUBMISSION_PROCESSING_STALE_AFTER",
+            settings.SUBMISSION_PROCESSING_STALE_AFTER,
+            "CELERY_TASK_TIME_LIMIT plus TASK_RETRY_BACKOFF_MAX",
+            settings.CELERY_TASK_TIME_LIMIT + backoff,
+            "common.E103",
+        ),
+    ]
+
+
 @checks.register(checks.Tags.compatibility)
 def celery_timing_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     """
     A message the broker redelivers while its first worker still runs it is a duplicate run, so the
     visibility timeout must outlast the longest task (hard time limit) plus the longest retry countdown;
-    and the upload sweep must not queue again an upload a live worker may still hold.
+    and the sweeps must not queue again an upload or a lead form a live worker may still hold.
     """
-    errors = []
-    longest = max(settings.CELERY_TASK_TIME_LIMIT, settings.UPLOAD_TASK_TIME_LIMIT)
-    needed = longest + settings.TASK_RETRY_BACKOFF_MAX
-    visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout")
-    if visibility is not None and visibility <= needed:
-        errors.append(
-            checks.Error(
-                f"CELERY_VISIBILITY_TIMEOUT ({visibility} s) must exceed the longest task time limit plus "
-                f"TASK_RETRY_BACKOFF_MAX ({needed} s), or the broker hands running tasks to a second worker.",
-                id="common.E101",
-            )
+    return [
+        checks.Error(
+            f"{name} ({value} s) must exceed {what} ({bound} s): a live task could otherwise be run twice.",
+            id=check_id,
         )
-    stale_after = settings.UPLOAD_STALE_AFTER
-    upload_needed = settings.UPLOAD_TASK_TIME_LIMIT + settings.TASK_RETRY_BACKOFF_MAX
-    if stale_after <= upload_needed:
-        errors.append(
-            checks.Error(
-                f"UPLOAD_STALE_AFTER ({stale_after} s) must exceed UPLOAD_TASK_TIME_LIMIT plus "
-                f"TASK_RETRY_BACKOFF_MAX ({upload_needed} s), or the sweep requeues uploads still being processed.",
-                id="common.E102",
-            )
-        )
-    return errors
+        for name, value, what, bound, check_id in _rules()
+        if value is not None and not value > bound
+    ]

@@ -11,6 +11,7 @@ import redis.exceptions
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from audit.services import audit_record
@@ -263,14 +264,28 @@ def submission_fail(*, submission: FormSubmission, error: str) -> FormSubmission
     return row
 
 
-def submission_requeue_stale(*, older_than: timedelta = STALE_AFTER, batch_size: int = 500) -> int:
+def submission_requeue_stale(
+    *,
+    older_than: timedelta = STALE_AFTER,
+    processing_older_than: timedelta | None = None,
+    batch_size: int = 500,
+) -> int:
     """
     Queues again the submissions left `submitted` for longer than `older_than` (the broker was down
-    when they came in). Returns how many were queued; stops at the first broker error.
+    when they came in, or the task's database outage outlasted its retries), and those left `processing`
+    past SUBMISSION_PROCESSING_STALE_AFTER (longer than a live task can hold one: a worker crashed, or
+    the database was down when the task tried to record its last failure). A rerun of the latter sends
+    nothing twice: an unconfirmed claim sends it to a person. Returns how many were queued; stops at
+    the first broker error.
     """
-    cutoff = timezone.now() - older_than
+    if processing_older_than is None:
+        processing_older_than = timedelta(seconds=settings.SUBMISSION_PROCESSING_STALE_AFTER)
+    now = timezone.now()
+    stale_rows = Q(status=SubmissionStatus.SUBMITTED, updated_at__lt=now - older_than) | Q(
+        status=SubmissionStatus.PROCESSING, updated_at__lt=now - processing_older_than
+    )
     stale = list(
-        FormSubmission.objects.filter(status=SubmissionStatus.SUBMITTED, updated_at__lt=cutoff)
+        FormSubmission.objects.filter(stale_rows)
         .order_by("created_at")
         .values_list("pk", flat=True)[:batch_size]
     )
@@ -279,10 +294,9 @@ def submission_requeue_stale(*, older_than: timedelta = STALE_AFTER, batch_size:
         if not submission_enqueue(pk):
             break
         queued += 1
-        # Touched, so the next sweep does not queue it again while this copy waits in the queue.
-        FormSubmission.objects.filter(pk=pk, status=SubmissionStatus.SUBMITTED).update(
-            updated_at=timezone.now()
-        )
+        # Touched, so the next sweep does not queue it again while this copy waits in the queue; not if
+        # a worker (or an eager run) has moved it on meanwhile.
+        FormSubmission.objects.filter(stale_rows, pk=pk).update(updated_at=timezone.now())
     return queued
 
 

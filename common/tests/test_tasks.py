@@ -35,6 +35,10 @@ def test_the_default_timings_agree():
     longest = max(settings.CELERY_TASK_TIME_LIMIT, settings.UPLOAD_TASK_TIME_LIMIT)
     assert visibility > longest + settings.TASK_RETRY_BACKOFF_MAX
     assert settings.UPLOAD_STALE_AFTER > settings.UPLOAD_TASK_TIME_LIMIT + settings.TASK_RETRY_BACKOFF_MAX
+    assert (
+        settings.SUBMISSION_PROCESSING_STALE_AFTER
+        > settings.CELERY_TASK_TIME_LIMIT + settings.TASK_RETRY_BACKOFF_MAX
+    )
     assert app.conf.broker_transport_options["visibility_timeout"] == visibility
     assert celery_timing_check() == []
 
@@ -44,6 +48,7 @@ def test_the_default_timings_agree():
     [
         ("CELERY_BROKER_TRANSPORT_OPTIONS", {"visibility_timeout": 30 * 60}, "common.E101"),
         ("UPLOAD_STALE_AFTER", 15 * 60, "common.E102"),
+        ("SUBMISSION_PROCESSING_STALE_AFTER", 30 * 60, "common.E103"),
     ],
 )
 def test_timings_that_would_run_a_live_task_twice_are_refused_at_startup(settings, setting, value, check_id):

@@ -116,3 +116,27 @@ def test_after_checking_the_inbox_an_admin_sends_an_unconfirmed_email_again(
     assert FormSubmission.objects.get(pk=submission.pk).status == SubmissionStatus.COMPLETED
     assert MailAttempt.objects.get(submission=submission).sent_at is not None
     assert AuditLog.objects.filter(action="submission.mail_resent", entity_id=str(submission.pk)).count() == 1
+
+
+def test_the_sweep_takes_up_submissions_left_processing_past_the_threshold(settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from submissions.tasks import submission_requeue_stale
+
+    old = timezone.now() - timedelta(seconds=settings.SUBMISSION_PROCESSING_STALE_AFTER + 60)
+    crashed_sending = FormSubmissionFactory(status=SubmissionStatus.PROCESSING)
+    MailAttempt.objects.create(submission=crashed_sending, token="a-worker-that-died-while-sending")
+    crashed_before = FormSubmissionFactory(status=SubmissionStatus.PROCESSING)  # no claim: nothing left
+    running = FormSubmissionFactory(status=SubmissionStatus.PROCESSING)
+    FormSubmission.objects.filter(pk__in=[crashed_sending.pk, crashed_before.pk]).update(updated_at=old)
+    running_since = FormSubmission.objects.get(pk=running.pk).updated_at
+
+    assert submission_requeue_stale.delay().get() == 2
+
+    assert FormSubmission.objects.get(pk=crashed_sending.pk).status == SubmissionStatus.FAILED
+    assert FormSubmission.objects.get(pk=crashed_before.pk).status == SubmissionStatus.COMPLETED
+    assert len(mail.outbox) == 1  # crashed_before's, and only it
+    fresh = FormSubmission.objects.get(pk=running.pk)
+    assert (fresh.status, fresh.updated_at) == (SubmissionStatus.PROCESSING, running_since)
