@@ -33,7 +33,6 @@ class RetryingTask(Task):
     checking `self.request.retries < self.max_retries` before re-raising.
     """
 
-    abstract = True
     acks_late = True
     reject_on_worker_lost = True
     autoretry_for = TRANSIENT_ERRORS
