@@ -1,7 +1,9 @@
 from celery import shared_task
 
+from common.tasks import RetryingTask
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+
+@shared_task(base=RetryingTask)
 def email_verification_send(user_id: str, kind: str):
     from .models import User
     from .verification import email_verification_mail

@@ -2,10 +2,12 @@ import logging
 
 from celery import shared_task
 
+from common.tasks import RetryingTask
+
 logger = logging.getLogger(__name__)
 
 
-@shared_task(acks_late=True)
+@shared_task(base=RetryingTask)
 def apply_retention() -> dict:
     from .retention import retention_apply
 
@@ -16,7 +18,7 @@ def apply_retention() -> dict:
     return {r.name: r.done for r in run.results}
 
 
-@shared_task(acks_late=True)
+@shared_task(base=RetryingTask)
 def verify_audit_chain() -> dict:
     from ops.locks import job_lock
 

@@ -6,6 +6,7 @@ class CommonConfig(AppConfig):
     verbose_name = "Common"
 
     def ready(self):
+        from . import checks  # noqa: F401 - registers the Celery timing checks
         from .encryption import install_keyring
 
         # Every model is loaded by now; the fields must use the keyring before the first query.

@@ -39,6 +39,13 @@ SCHEDULE = [
         every_minutes=1,
     ),
     Job(
+        "requeue stale uploads",
+        "uploads.tasks.upload_requeue_stale",
+        "Queues again the uploads left uploaded or processing past UPLOAD_STALE_AFTER (their task was lost: "
+        "the database was down through its retries, the worker crashed).",
+        every_minutes=10,
+    ),
+    Job(
         "hourly database backup",
         "ops.tasks.backup_database",
         "pg_dump into STORAGES['backups'], kept BACKUP_KEEP_HOURLY_DAYS (7) days.",

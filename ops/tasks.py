@@ -8,13 +8,15 @@ from datetime import timedelta
 
 from celery import shared_task
 
+from common.tasks import RetryingTask
+
 logger = logging.getLogger(__name__)
 
 BACKUP_LOCK = "backups"
 BACKUP_LOCK_TTL = timedelta(hours=3)
 
 
-@shared_task(acks_late=True)
+@shared_task(base=RetryingTask)
 def backup_database(tier: str, verify: bool = False) -> dict:
     """A backup of the tier; with `verify`, proven at once by restoring it into a scratch database."""
     from .backups import backup_create, backup_verify
@@ -32,7 +34,7 @@ def backup_database(tier: str, verify: bool = False) -> dict:
     return outcome
 
 
-@shared_task(acks_late=True)
+@shared_task(base=RetryingTask)
 def prune_backups() -> dict:
     from .backups import backups_prune
     from .locks import job_lock
@@ -44,7 +46,7 @@ def prune_backups() -> dict:
     return {"deleted": len(result.deleted), "kept_newest_verified": result.kept_newest_verified}
 
 
-@shared_task(acks_late=True)
+@shared_task(base=RetryingTask)
 def verify_random_backup() -> dict:
     """The weekly proof that an older backup still restores, not only last night's."""
     from .backups import BackupError, backup_pick, backup_verify

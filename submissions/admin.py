@@ -4,7 +4,12 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from .models import FormSubmission
-from .services import submission_mark_completed, submission_pii_viewed, submissions_export_csv
+from .services import (
+    submission_mail_resend,
+    submission_mark_completed,
+    submission_pii_viewed,
+    submissions_export_csv,
+)
 
 
 @admin.register(FormSubmission)
@@ -20,7 +25,7 @@ class FormSubmissionAdmin(admin.ModelAdmin):
     list_select_related = ["user"]
     fields = ["form_type", "status", "created_at", "account", "interested_in", "submitted_data", "error"]
     readonly_fields = fields
-    actions = ["mark_completed", "export_csv"]
+    actions = ["mark_completed", "mail_resend", "export_csv"]
 
     def has_add_permission(self, request):
         return False
@@ -57,6 +62,16 @@ class FormSubmissionAdmin(admin.ModelAdmin):
         for submission in queryset:
             submission_mark_completed(submission=submission, actor=request.user)
         self.message_user(request, f"{queryset.count()} submission(s) marked completed.", messages.SUCCESS)
+
+    @admin.action(
+        description="E-mail sales again for the selected failed submissions (check the inbox first)",
+        permissions=["change"],
+    )
+    def mail_resend(self, request, queryset):
+        queued = sum(submission_mail_resend(submission=row, actor=request.user) for row in queryset)
+        self.message_user(
+            request, f"{queued} failed submission(s) queued to be e-mailed again.", messages.SUCCESS
+        )
 
     @admin.action(description="Export selected as CSV (decrypted; audited)", permissions=["view"])
     def export_csv(self, request, queryset):

@@ -60,3 +60,32 @@ class FormSubmission(BaseModel):
 
     def __str__(self):
         return f"{self.get_form_type_display()} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class MailKind(models.TextChoices):
+    SALES = "sales", "E-mail to the sales inbox"
+
+
+class MailAttempt(BaseModel):
+    """
+    The outbox row that makes an e-mail at-most-once: claimed and committed before the message goes out,
+    marked sent in the transaction that completes the submission. A run that finds another run's claim
+    never confirmed cannot know whether that message left, so it does not send again (docs/uploads.md,
+    "Lead forms: the e-mail to sales").
+    """
+
+    submission = models.ForeignKey(FormSubmission, on_delete=models.CASCADE, related_name="mail_attempts")
+    kind = models.CharField(max_length=16, choices=MailKind.choices, default=MailKind.SALES)
+    # Which run claimed it: that run may send; any other finding it unconfirmed may not.
+    token = models.CharField(max_length=32)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["submission", "kind"], name="mail_attempt_one_per_submission_kind"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} for {self.submission_id}"

@@ -10,16 +10,17 @@ import kombu.exceptions
 import redis.exceptions
 from django.conf import settings
 from django.core.mail import EmailMessage
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from audit.services import audit_record
 from common.crypto import email_blind_index
+from common.ids import uuid7
 from content.models import Service
 
 from . import selectors
-from .models import FormSubmission, FormType, SubmissionStatus
+from .models import FormSubmission, FormType, MailAttempt, MailKind, SubmissionStatus
 
 logger = logging.getLogger(__name__)
 
@@ -189,10 +190,14 @@ def submission_mail_sales(*, submission: FormSubmission) -> None:
 
 def submission_process(*, submission: FormSubmission) -> FormSubmission:
     """
-    submitted -> processing -> e-mail to sales -> completed. Running it again on a completed row does
-    nothing. A failure to send leaves the row `processing` (with the error noted) and re-raises, so
-    the task can retry; `submission_fail` ends it.
+    submitted -> processing -> e-mail to sales -> completed, the e-mail at most once. Running it again
+    on a completed row does nothing. The e-mail is claimed (a MailAttempt row, committed) before it goes
+    out and marked sent with `completed`; a failure to send releases the claim, leaves the row
+    `processing` with the error noted and re-raises, so the task can retry (`submission_fail` ends it).
+    A run that finds an earlier run's claim never confirmed does not send: the message may have left
+    before that run lost its database, so the row is failed for a person to check (_mail_unconfirmed).
     """
+    token = uuid7().hex
     with transaction.atomic():
         row = FormSubmission.objects.select_for_update().get(pk=submission.pk)
         if row.status == SubmissionStatus.COMPLETED:
@@ -200,23 +205,58 @@ def submission_process(*, submission: FormSubmission) -> FormSubmission:
         if row.status != SubmissionStatus.PROCESSING:
             row.status = SubmissionStatus.PROCESSING
             row.save(update_fields=["status", "updated_at"])
+        MailAttempt.objects.get_or_create(submission=row, kind=MailKind.SALES, defaults={"token": token})
+    # Committed: whatever happens to this process from here, no other run sends this e-mail.
 
+    sent = False
     try:
         # The row stays locked while the mail goes out: a duplicate delivery of the task waits here
-        # and then finds the row completed, so sales get one e-mail, not two.
+        # and then finds the row completed.
         with transaction.atomic():
             row = FormSubmission.objects.select_for_update().get(pk=submission.pk)
-            if row.status != SubmissionStatus.PROCESSING:
-                return row
-            submission_mail_sales(submission=row)
+            attempt = MailAttempt.objects.filter(submission=row, kind=MailKind.SALES).first()
+            if row.status != SubmissionStatus.PROCESSING or attempt is None:
+                return row  # ended by another run meanwhile, or its claim released for its own retry
+            if attempt.sent_at is None and attempt.token != token:
+                return _mail_unconfirmed(row=row, attempt=attempt)
+            if attempt.sent_at is None:
+                submission_mail_sales(submission=row)
+                sent = True
+                attempt.sent_at = timezone.now()
+                attempt.save(update_fields=["sent_at", "updated_at"])
             row.status = SubmissionStatus.COMPLETED
             row.error = ""
             row.save(update_fields=["status", "error", "updated_at"])
     except Exception as exc:
-        FormSubmission.objects.filter(pk=submission.pk, status=SubmissionStatus.PROCESSING).update(
-            error=_describe(exc), updated_at=timezone.now()
-        )
+        try:
+            if not sent:
+                # Known not to have left, so the retry may send it: the claim is given back.
+                MailAttempt.objects.filter(submission_id=submission.pk, token=token, sent_at=None).delete()
+            FormSubmission.objects.filter(pk=submission.pk, status=SubmissionStatus.PROCESSING).update(
+                error=_describe(exc), updated_at=timezone.now()
+            )
+        except DatabaseError:
+            # The database is away: the claim stays, and the retry sends it to a person, not to sales.
+            logger.warning("Submission %s: could not record the failure %r", submission.pk, exc)
         raise
+    return row
+
+
+def _mail_unconfirmed(*, row: FormSubmission, attempt: MailAttempt) -> FormSubmission:
+    """
+    The one window at-most-once leaves: an earlier run claimed the e-mail and never recorded it sent (its
+    database connection went between sending and committing, or its worker died while sending). It may
+    have reached sales or not; sending again risks the duplicate this row exists to prevent, so a person
+    decides (docs/uploads.md, "Lead forms: the e-mail to sales").
+    """
+    logger.error("Submission %s: e-mail to sales claimed at %s, never confirmed", row.pk, attempt.created_at)
+    row.status = SubmissionStatus.FAILED
+    row.error = (
+        f"The e-mail to sales was claimed at {attempt.created_at:%Y-%m-%d %H:%M:%S} UTC but never confirmed "
+        "sent: it may or may not have arrived. Check the sales inbox; if it is there, mark the submission "
+        "completed, otherwise use the admin action that e-mails sales again."
+    )
+    row.save(update_fields=["status", "error", "updated_at"])
     return row
 
 
@@ -232,16 +272,29 @@ def submission_fail(*, submission: FormSubmission, error: str) -> FormSubmission
     return row
 
 
-def submission_requeue_stale(*, older_than: timedelta = STALE_AFTER, batch_size: int = 500) -> int:
+def submission_requeue_stale(
+    *,
+    older_than: timedelta = STALE_AFTER,
+    processing_older_than: timedelta | None = None,
+    batch_size: int = 500,
+) -> int:
     """
     Queues again the submissions left `submitted` for longer than `older_than` (a worker lost the
-    task), and at once those whose queueing failed (the broker was down when they came in). Returns
-    how many were queued; stops at the first broker error.
+    task, or the task's database outage outlasted its retries), at once those whose queueing failed
+    (the broker was down when they came in), and those left `processing` past
+    SUBMISSION_PROCESSING_STALE_AFTER (longer than a live task can hold one: a worker crashed, or the
+    database was down when the task tried to record its last failure). A rerun of the latter sends
+    nothing twice: an unconfirmed claim sends it to a person. Returns how many were queued; stops at
+    the first broker error.
     """
-    cutoff = timezone.now() - older_than
+    if processing_older_than is None:
+        processing_older_than = timedelta(seconds=settings.SUBMISSION_PROCESSING_STALE_AFTER)
+    now = timezone.now()
+    stale_rows = Q(status=SubmissionStatus.SUBMITTED) & (
+        Q(updated_at__lt=now - older_than) | Q(enqueue_failed=True)
+    ) | Q(status=SubmissionStatus.PROCESSING, updated_at__lt=now - processing_older_than)
     stale = list(
-        FormSubmission.objects.filter(status=SubmissionStatus.SUBMITTED)
-        .filter(Q(updated_at__lt=cutoff) | Q(enqueue_failed=True))
+        FormSubmission.objects.filter(stale_rows)
         .order_by("created_at")
         .values_list("pk", flat=True)[:batch_size]
     )
@@ -250,8 +303,9 @@ def submission_requeue_stale(*, older_than: timedelta = STALE_AFTER, batch_size:
         if not submission_enqueue(pk):
             break
         queued += 1
-        # Touched, so the next sweep does not queue it again while this copy waits in the queue.
-        FormSubmission.objects.filter(pk=pk, status=SubmissionStatus.SUBMITTED).update(
+        # Touched, so the next sweep does not queue it again while this copy waits in the queue; not if
+        # a worker (or an eager run) has moved it on meanwhile.
+        FormSubmission.objects.filter(stale_rows, pk=pk).update(
             updated_at=timezone.now(), enqueue_failed=False
         )
     return queued
@@ -286,6 +340,23 @@ def submission_mark_completed(*, submission: FormSubmission, actor) -> FormSubmi
         changes={"status": [previous, "completed"]},
     )
     return submission
+
+
+@transaction.atomic
+def submission_mail_resend(*, submission: FormSubmission, actor) -> bool:
+    """
+    A failed submission goes round again, its e-mail included: the admin's answer, after checking the
+    sales inbox, to an e-mail claimed but never confirmed (_mail_unconfirmed). False if not failed.
+    """
+    row = FormSubmission.objects.select_for_update().get(pk=submission.pk)
+    if row.status != SubmissionStatus.FAILED:
+        return False
+    dropped = MailAttempt.objects.filter(submission=row, sent_at=None).delete()[0]
+    audit_record(
+        actor=actor, action="submission.mail_resent", entity=row, changes={"unconfirmed_claims": dropped}
+    )
+    transaction.on_commit(lambda: submission_enqueue(row.pk))
+    return True
 
 
 CSV_COLUMNS = ["id", "created_at", "form_type", "status", "services"]

@@ -2,25 +2,31 @@ import logging
 import smtplib
 
 from celery import shared_task
-from django.db import OperationalError
+
+from common.tasks import TRANSIENT_ERRORS as OUTAGES
+from common.tasks import RetryingTask
 
 logger = logging.getLogger(__name__)
 
-# Worth another try: the mail server or the database was briefly away.
-TRANSIENT_ERRORS = (smtplib.SMTPException, ConnectionError, TimeoutError, OperationalError)
+# Worth another try: the mail server, the database or the broker was briefly away.
+TRANSIENT_ERRORS = (*OUTAGES, smtplib.SMTPException)
 MAX_RETRIES = 3
 
 
-def _backoff(retries: int) -> int:
-    return min(60 * 2**retries, 15 * 60)  # 1, 2, 4 minutes
-
-
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=MAX_RETRIES)
+@shared_task(
+    base=RetryingTask,
+    bind=True,
+    autoretry_for=TRANSIENT_ERRORS,
+    max_retries=MAX_RETRIES,
+    retry_backoff=60,  # 1, 2, 4 minutes at most (full jitter)
+)
 def submission_process(self, submission_id: str):
     from .models import FormSubmission
     from .services import submission_fail
     from .services import submission_process as process
 
+    # A database error here retries as well (autoretry_for); spent retries leave the row `submitted`,
+    # which the stale sweep queues again.
     submission = FormSubmission.objects.filter(pk=submission_id).first()
     if submission is None:  # erased (retention, GDPR) before a worker got to it
         return
@@ -28,12 +34,7 @@ def submission_process(self, submission_id: str):
         process(submission=submission)
     except TRANSIENT_ERRORS as exc:
         if self.request.retries < self.max_retries:
-            # On a worker, retry() raises Retry as usual. Run eagerly (tests, the embedded mode) with
-            # task_eager_propagates, a raised Retry would escape instead of retrying; returned, it
-            # makes apply() run the next attempt in-process.
-            return self.retry(
-                exc=exc, countdown=_backoff(self.request.retries), throw=not self.request.is_eager
-            )
+            raise  # autoretry_for retries it with backoff
         logger.warning("Submission %s failed after %d retries: %r", submission_id, self.max_retries, exc)
         submission_fail(
             submission=submission,
@@ -46,7 +47,7 @@ def submission_process(self, submission_id: str):
         submission_fail(submission=submission, error=f"Processing failed ({type(exc).__name__}: {exc}).")
 
 
-@shared_task(acks_late=True)
+@shared_task(base=RetryingTask)
 def submission_requeue_stale() -> int:
     from ops.locks import job_lock
 

@@ -9,6 +9,7 @@ import logging
 import shutil
 import tempfile
 from contextlib import contextmanager
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -130,6 +131,41 @@ def upload_enqueue(upload_id) -> bool:
         logger.warning("Upload %s stored but its processing did not run: %s", upload_id, error)
         return False
     return True
+
+
+# Where an upload waits for its task. `pending` and `uploading` are not here: intake moves a row through
+# them to `uploaded` in one transaction, so no other process ever sees a row in either.
+AWAITING_TASK = (S.UPLOADED, S.PROCESSING)
+
+
+def upload_requeue_stale(*, older_than: timedelta | None = None, batch_size: int = 500) -> int:
+    """
+    Queues again the uploads left `uploaded` or `processing` for longer than UPLOAD_STALE_AFTER: their
+    task was lost (the database was down through its retries, the whole worker crashed). A live task
+    cannot keep one there that long (see the check on UPLOAD_STALE_AFTER), and a rerun is harmless anyway
+    (one analysis). Returns how many were queued; stops at the first broker error.
+    """
+    if older_than is None:
+        older_than = timedelta(seconds=settings.UPLOAD_STALE_AFTER)
+    cutoff = timezone.now() - older_than
+    stale = list(
+        FileUpload.objects.filter(status__in=AWAITING_TASK, updated_at__lt=cutoff)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:batch_size]
+    )
+    queued = 0
+    for pk in stale:
+        if not upload_enqueue(pk):
+            break
+        queued += 1
+        # Touched, so the next sweep leaves it alone while this copy waits in the queue; not if a worker
+        # (or an eager run) has moved it on meanwhile.
+        FileUpload.objects.filter(pk=pk, status__in=AWAITING_TASK, updated_at__lt=cutoff).update(
+            updated_at=timezone.now()
+        )
+    if stale:
+        logger.warning("Queued %d of %d stale uploads again", queued, len(stale))
+    return queued
 
 
 @contextmanager

@@ -1,21 +1,26 @@
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import OperationalError
+
+from common.tasks import TRANSIENT_ERRORS, RetryingTask
+
+from .scanning import ScannerUnavailable
 
 
 @shared_task(
+    base=RetryingTask,
     bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    max_retries=5,
+    autoretry_for=(*TRANSIENT_ERRORS, ScannerUnavailable),
     time_limit=settings.UPLOAD_TASK_TIME_LIMIT,
     soft_time_limit=max(settings.UPLOAD_TASK_TIME_LIMIT - 30, 1),
 )
 def upload_process(self, upload_id: str) -> None:
-    """Scan and analyse one upload; transient failures retry with backoff, the last one fails it."""
+    """
+    Scan and analyse one upload. Database and broker errors (the first query's included) retry with
+    backoff and, once the retries are spent, leave the upload for the stale sweep; a scanner outage
+    retries too and then fails the upload with a reason its owner can read.
+    """
     from .models import FileUpload
-    from .scanning import ScannerUnavailable
     from .services import upload_fail
     from .services import upload_process as process
 
@@ -28,10 +33,20 @@ def upload_process(self, upload_id: str) -> None:
         upload_fail(
             upload=upload, reason="Analysis took longer than the time allowed; the file was not analysed."
         )
-    except (ScannerUnavailable, OperationalError) as error:
-        if self.request.retries >= self.max_retries or self.request.is_eager:
-            upload_fail(
-                upload=upload, reason=f"The file could not be scanned for viruses ({error}); try again later."
-            )
-            return
-        raise self.retry(exc=error, countdown=min(600, 10 * 2**self.request.retries)) from error
+    except ScannerUnavailable as error:
+        # Eagerly (no worker) a retry would only ask the same scanner again at once.
+        if self.request.retries < self.max_retries and not self.request.is_eager:
+            raise  # autoretry_for retries it with backoff
+        upload_fail(
+            upload=upload, reason=f"The file could not be scanned for viruses ({error}); try again later."
+        )
+
+
+@shared_task(base=RetryingTask)
+def upload_requeue_stale() -> int:
+    from ops.locks import job_lock
+
+    from .services import upload_requeue_stale as requeue
+
+    with job_lock("upload_requeue_stale") as held:
+        return requeue() if held else 0

@@ -207,6 +207,16 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=30 * 60)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=25 * 60)
+# The longest countdown a retry waits (common.tasks.RetryingTask's backoff is capped here).
+TASK_RETRY_BACKOFF_MAX = env.int("TASK_RETRY_BACKOFF_MAX", default=10 * 60)
+# Redis redelivers a message not acked within the visibility timeout, to another worker, even if the first
+# is still running it; a retry's countdown counts too (the worker holds the message unacked until its eta).
+# So it must outlast the longest hard time limit plus the longest countdown; docs/uploads.md, "Reliability".
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int(
+        "CELERY_VISIBILITY_TIMEOUT", default=CELERY_TASK_TIME_LIMIT + TASK_RETRY_BACKOFF_MAX + 5 * 60
+    )
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A task queued from a request (a lead form, an upload) must not hold the visitor while the broker is
 # down: the row is stored and the sweep queues it later. So one connection attempt of at most
@@ -401,6 +411,9 @@ PERMISSIONS_POLICY = ", ".join(
 # --- Business settings ------------------------------------------------------------------------------
 
 SALES_INBOX = env.str("SALES_INBOX", default="sales@indivillage.com")
+# Seconds a lead form may sit `processing` before the beat sweep queues it again: longer than a live task
+# holds one (CELERY_TASK_TIME_LIMIT plus one retry's countdown, TASK_RETRY_BACKOFF_MAX): checked at startup.
+SUBMISSION_PROCESSING_STALE_AFTER = env.int("SUBMISSION_PROCESSING_STALE_AFTER", default=45 * 60)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="no-reply@indivillage.com")
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 FIRST_ADMIN_EMAIL = env.str("FIRST_ADMIN_EMAIL", default="")
@@ -488,6 +501,10 @@ UPLOAD_MAX_JSON_DEPTH = env.int("UPLOAD_MAX_JSON_DEPTH", default=64)
 CLAMAV_TIMEOUT = env.float("CLAMAV_TIMEOUT", default=30.0)
 # Seconds the processing task may run before it is stopped and the upload marked failed.
 UPLOAD_TASK_TIME_LIMIT = env.int("UPLOAD_TASK_TIME_LIMIT", default=15 * 60)
+# Seconds an upload may sit `uploaded` or `processing` before the beat sweep queues it again (its task was
+# lost: the database was down, the worker crashed). Longer than a live task can keep it there, which is
+# UPLOAD_TASK_TIME_LIMIT plus one retry's countdown (TASK_RETRY_BACKOFF_MAX): checked at startup.
+UPLOAD_STALE_AFTER = env.int("UPLOAD_STALE_AFTER", default=30 * 60)
 
 # --- Operations -------------------------------------------------------------------------------------
 

@@ -153,6 +153,8 @@ def test_on_a_worker_a_transient_failure_is_requeued_with_backoff(failing_mail):
         try:
             with (
                 mock.patch("celery.canvas.Signature.apply_async") as requeue,
+                # Full jitter draws from [0, backoff]: its top end pins the backoff itself.
+                mock.patch("celery.utils.time.random.randrange", side_effect=lambda stop: stop - 1),
                 pytest.raises(Retry) as retry,
             ):
                 submission_process(str(submission.pk))

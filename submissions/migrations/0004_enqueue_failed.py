@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('submissions', '0002_idempotency_scope'),
+        ('submissions', '0003_mail_attempt_outbox'),
     ]
 
     operations = [
