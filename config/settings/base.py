@@ -212,11 +212,9 @@ TASK_RETRY_BACKOFF_MAX = env.int("TASK_RETRY_BACKOFF_MAX", default=10 * 60)
 # Redis redelivers a message not acked within the visibility timeout, to another worker, even if the first
 # is still running it; a retry's countdown counts too (the worker holds the message unacked until its eta).
 # So it must outlast the longest hard time limit plus the longest countdown; docs/uploads.md, "Reliability".
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env.int(
-        "CELERY_VISIBILITY_TIMEOUT", default=CELERY_TASK_TIME_LIMIT + TASK_RETRY_BACKOFF_MAX + 5 * 60
-    )
-}
+CELERY_VISIBILITY_TIMEOUT = env.int(
+    "CELERY_VISIBILITY_TIMEOUT", default=CELERY_TASK_TIME_LIMIT + TASK_RETRY_BACKOFF_MAX + 5 * 60
+)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A task queued from a request (a lead form, an upload) must not hold the visitor while the broker is
 # down: the row is stored and the sweep queues it later. So one connection attempt of at most
@@ -224,7 +222,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # restart fails once, harmlessly, and the retry reconnects), instead of Celery's 3 retries 0.2 s apart.
 CELERY_BROKER_CONNECT_TIMEOUT = env.float("CELERY_BROKER_CONNECT_TIMEOUT", default=0.05)
 CELERY_BROKER_CONNECTION_TIMEOUT = CELERY_BROKER_CONNECT_TIMEOUT
-CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": CELERY_BROKER_CONNECT_TIMEOUT}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    "socket_connect_timeout": CELERY_BROKER_CONNECT_TIMEOUT,
+}
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": env.int("CELERY_PUBLISH_MAX_RETRIES", default=1),
     "interval_start": 0,
