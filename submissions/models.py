@@ -70,8 +70,8 @@ class MailAttempt(BaseModel):
     """
     The outbox row that makes an e-mail at-most-once: claimed and committed before the message goes out,
     marked sent in the transaction that completes the submission. A run that finds another run's claim
-    never confirmed cannot know whether that message left, so it does not send again (docs/uploads.md,
-    "Lead forms: the e-mail to sales").
+    never confirmed cannot know whether that message left, so it does not send again
+    (docs/lead-forms.md, "The e-mail to sales").
     """
 
     submission = models.ForeignKey(FormSubmission, on_delete=models.CASCADE, related_name="mail_attempts")

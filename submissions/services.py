@@ -247,7 +247,7 @@ def _mail_unconfirmed(*, row: FormSubmission, attempt: MailAttempt) -> FormSubmi
     The one window at-most-once leaves: an earlier run claimed the e-mail and never recorded it sent (its
     database connection went between sending and committing, or its worker died while sending). It may
     have reached sales or not; sending again risks the duplicate this row exists to prevent, so a person
-    decides (docs/uploads.md, "Lead forms: the e-mail to sales").
+    decides (docs/lead-forms.md, "The e-mail to sales").
     """
     logger.error("Submission %s: e-mail to sales claimed at %s, never confirmed", row.pk, attempt.created_at)
     row.status = SubmissionStatus.FAILED
