@@ -11,34 +11,27 @@ and no readiness probe does. Under load during an outage /healthz still answers 
 reports the database. With a Redis of the test's own stopped, forms are still stored fast, readiness
 warns (200), and the sweep queues the stored forms once Redis is back.
 
-initdb and pg_ctl refuse to run as root: as root (CI) they run as the `postgres` user, in a folder it
-owns. The figures (latency during the outage, recovery time) are printed: `pytest -s` shows them.
+The private servers are common.testing.stack's (bench/faults.py uses them too). The figures (latency during the outage, recovery time) are printed: `pytest -s` shows them.
 """
 
 import contextlib
-import json
 import os
-import pwd
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from email.message import Message
 from pathlib import Path
 
 import psycopg
 import pytest
 import redis
 from django.conf import settings
+
+from common.testing.stack import Cluster, Redis, Response, Server
 
 pytestmark = pytest.mark.postgres
 
@@ -54,134 +47,6 @@ SECRETS = {
     # Production settings need a scanner or this; the outage is about the database, not clamd.
     "CLAMAV_DISABLED": "true",
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _pg_bin() -> Path:
-    candidates = [Path(settings.PG_BIN_DIR)] if settings.PG_BIN_DIR else []
-    candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
-    for folder in candidates:
-        if (folder / "initdb").exists() and (folder / "pg_ctl").exists():
-            return folder
-    found = shutil.which("initdb")
-    if found:
-        return Path(found).parent
-    pytest.fail("no initdb found: install PostgreSQL's server programs or set PG_BIN_DIR")
-
-
-@dataclass
-class Response:
-    status_code: int
-    headers: Message
-    text: str
-
-    def json(self):
-        return json.loads(self.text)
-
-
-def _fetch(url: str, *, headers: dict | None = None, data: bytes | None = None, timeout: float) -> Response:
-    request = urllib.request.Request(url, headers=headers or {}, data=data)
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:
-            return Response(answer.status, answer.headers, answer.read().decode())
-    except urllib.error.HTTPError as answer:
-        with answer:
-            return Response(answer.code, answer.headers, answer.read().decode())
-
-
-class Cluster:
-    """A throw-away PostgreSQL cluster on a free loopback port, trust authentication."""
-
-    def __init__(self, base: Path):
-        self.bin = _pg_bin()
-        self.base = base
-        self.data = base / "data"
-        self.log = base / "postgres.log"
-        self.port = _free_port()
-        self.as_postgres = os.geteuid() == 0
-        if self.as_postgres:
-            user = pwd.getpwnam("postgres")
-            os.chown(base, user.pw_uid, user.pw_gid)
-        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync")
-
-    def _run(self, program: str, *args: str) -> None:
-        command = [str(self.bin / program), *args]
-        if self.as_postgres:
-            command = ["runuser", "-u", "postgres", "--", *command]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-        if done.returncode != 0:
-            log = self.log.read_text()[-2000:] if self.log.exists() else ""
-            raise RuntimeError(f"{program} failed: {done.stdout}{done.stderr}\n{log}")
-
-    def start(self) -> None:
-        options = f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._run(
-            "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "60", "start"
-        )
-
-    def stop(self, mode: str = "fast") -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
-
-    def url(self, database: str) -> str:
-        return f"postgres://postgres:{CANARY}@127.0.0.1:{self.port}/{database}"
-
-    def create_database(self, name: str) -> None:
-        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
-class Server:
-    """The app under gunicorn with config/gunicorn.py, as the Dockerfile runs it."""
-
-    def __init__(self, env: dict, log: Path):
-        self.port = _free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.log = log
-        self._log_file = log.open("w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--config", "config/gunicorn.py"]
-            + ["--bind", f"127.0.0.1:{self.port}", "--workers", str(WORKERS)],
-            cwd=ROOT,
-            env=env,
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited:\n{self.log.read_text()[-3000:]}")
-            with contextlib.suppress(OSError):
-                if _fetch(self.base_url + "/healthz", timeout=2).status_code == 200:
-                    return
-            time.sleep(0.2)
-        raise RuntimeError(f"gunicorn did not answer in 60 s:\n{self.log.read_text()[-3000:]}")
-
-    def get(self, path: str, headers: dict | None = None) -> tuple["Response", float]:
-        started = time.monotonic()
-        response = _fetch(self.base_url + path, headers=headers, timeout=30)
-        return response, time.monotonic() - started
-
-    def post(self, path: str, body: dict, headers: dict | None = None) -> tuple["Response", float]:
-        headers = {"Content-Type": "application/json", "Accept": "application/json", **(headers or {})}
-        started = time.monotonic()
-        response = _fetch(self.base_url + path, headers=headers, data=json.dumps(body).encode(), timeout=30)
-        return response, time.monotonic() - started
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)  # gunicorn's master stops its workers
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-        self._log_file.close()
 
 
 def app_env(cluster: Cluster, database: str, var_dir: Path) -> dict:
@@ -230,7 +95,7 @@ def stack():
     base = Path(tempfile.mkdtemp(prefix="readyz-app-"))
     cluster = server = None
     try:
-        cluster = Cluster(pg_dir)
+        cluster = Cluster(pg_dir, password=CANARY, bin_dir=settings.PG_BIN_DIR)
         cluster.start()
         cluster.create_database("indivillage")
         env = app_env(cluster, "indivillage", base / "var")
@@ -244,7 +109,7 @@ def stack():
             check=False,
         )
         assert migrate.returncode == 0, migrate.stdout[-2000:] + migrate.stderr[-2000:]
-        server = Server(env, base / "gunicorn.log")
+        server = Server(env, base / "gunicorn.log", workers=WORKERS)
         yield cluster, server
     finally:
         if server is not None:
@@ -456,55 +321,6 @@ def test_liveness_answers_at_once_and_readiness_reports_the_outage_under_load(st
     )
 
 
-class RedisServer:
-    """A throw-away Redis on a free loopback port, nothing saved: stopped and started by the test."""
-
-    def __init__(self, base: Path):
-        self.program = shutil.which("redis-server")
-        if self.program is None:
-            pytest.skip("no redis-server on this machine")
-        self.base = base
-        self.port = _free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process = None
-        self.start()
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                self.program,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ]
-            + ["--dir", str(self.base)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.2)
-        _poll(lambda: _redis_answers(client), within=10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-
-    def client(self) -> "redis.Redis":
-        return redis.Redis.from_url(self.url, socket_connect_timeout=0.2)
-
-
-def _redis_answers(client) -> bool:
-    try:
-        return client.ping()
-    except redis.exceptions.ConnectionError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def redis_stack(stack):
     """The same database, a Redis of the test's own (cache and broker) and a gunicorn on it."""
@@ -512,9 +328,10 @@ def redis_stack(stack):
     base = Path(tempfile.mkdtemp(prefix="readyz-redis-"))
     broker = server = None
     try:
-        broker = RedisServer(base)
+        broker = Redis(base)
+        broker.start()
         env = app_env(cluster, "indivillage", base / "var")
-        env["REDIS_URL"] = broker.url
+        env["REDIS_URL"] = broker.url()
         server = Server(env, base / "gunicorn.log")
         yield cluster, broker, server, env
     finally:
@@ -572,7 +389,7 @@ def test_redis_down_forms_stay_fast_readiness_warns_and_the_sweep_queues_them_on
     assert sweep.returncode == 0, sweep.stderr[-2000:]
     assert int(sweep.stdout.split()[-1]) >= len(stored)
     assert not _flagged(cluster)
-    queued = broker.client().lrange("celery", 0, -1)
+    queued = redis.Redis.from_url(broker.url(), socket_connect_timeout=0.2).lrange("celery", 0, -1)
     assert all(any(pk.encode() in message for message in queued) for pk in stored)
     print(
         f"\nforms answered 201 in {healthy[0] * 1000:.0f}-{healthy[-1] * 1000:.0f} ms with Redis up,"

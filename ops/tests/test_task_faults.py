@@ -28,7 +28,8 @@ import psycopg
 import pytest
 from django.core.mail.backends import filebased
 
-from ops.tests.test_outage import ROOT, Cluster, app_env
+from common.testing.stack import ROOT, Cluster
+from ops.tests.test_outage import app_env
 
 pytestmark = pytest.mark.postgres
 

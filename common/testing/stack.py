@@ -1,0 +1,207 @@
+"""
+Private servers for outage tests and the fault suite (ops/tests/test_outage.py, bench/faults.py): a
+throw-away PostgreSQL cluster and Redis on free loopback ports, and the app under gunicorn with
+config/gunicorn.py as the Dockerfile runs it. The shared servers are never stopped: whoever kills or
+restarts a server starts its own here.
+
+initdb and pg_ctl refuse to run as root: as root (CI) they run as the `postgres` user, in a folder it
+owns. Nothing here imports Django, so a bench script can use it before any settings exist.
+"""
+
+import contextlib
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from email.message import Message
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def pg_bin(configured: str = "") -> Path:
+    """The folder of initdb and pg_ctl: PG_BIN_DIR if set, else the newest Debian one, else PATH."""
+    candidates = [Path(configured)] if configured else []
+    candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+    for folder in candidates:
+        if (folder / "initdb").exists() and (folder / "pg_ctl").exists():
+            return folder
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).parent
+    raise RuntimeError("no initdb found: install PostgreSQL's server programs or set PG_BIN_DIR")
+
+
+@dataclass
+class Response:
+    status_code: int
+    headers: Message
+    text: str
+
+    def json(self):
+        return json.loads(self.text)
+
+
+def fetch(
+    url: str, *, headers: dict | None = None, timeout: float, data: bytes | None = None, method: str = ""
+) -> Response:
+    """One HTTP request with the standard library; an HTTP error status is an answer, not an exception."""
+    # Loopback URLs the caller builds, never user input.
+    request = urllib.request.Request(url, headers=headers or {}, data=data, method=method or None)  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310
+            return Response(answer.status, answer.headers, answer.read().decode())
+    except urllib.error.HTTPError as answer:
+        with answer:
+            return Response(answer.code, answer.headers, answer.read().decode())
+
+
+class Cluster:
+    """A throw-away PostgreSQL cluster on a free loopback port, trust authentication."""
+
+    def __init__(self, base: Path, *, password: str = "", bin_dir: str = ""):
+        self.bin = pg_bin(bin_dir or os.environ.get("PG_BIN_DIR", ""))
+        self.base = base
+        self.data = base / "data"
+        self.log = base / "postgres.log"
+        self.port = free_port()
+        # Trust authentication ignores it: a canary a test can look for in what the app shows.
+        self.password = password
+        self.as_postgres = os.geteuid() == 0
+        if self.as_postgres:
+            user = pwd.getpwnam("postgres")
+            os.chown(base, user.pw_uid, user.pw_gid)
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync")
+
+    def _run(self, program: str, *args: str) -> None:
+        command = [str(self.bin / program), *args]
+        if self.as_postgres:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)  # noqa: S603
+        if done.returncode != 0:
+            log = self.log.read_text()[-2000:] if self.log.exists() else ""
+            raise RuntimeError(f"{program} failed: {done.stdout}{done.stderr}\n{log}")
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "60", "start"
+        )
+
+    def stop(self, mode: str = "fast") -> None:
+        """`immediate` is a crash as far as clients can tell: no session is told, recovery on start."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
+
+    def running(self) -> bool:
+        return (self.data / "postmaster.pid").exists()
+
+    def url(self, database: str) -> str:
+        auth = f"postgres:{self.password}" if self.password else "postgres"
+        return f"postgres://{auth}@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, name: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+class Redis:
+    """A redis-server on a free loopback port that never writes to disk."""
+
+    def __init__(self, base: Path):
+        self.base = base
+        self.port = free_port()
+        self.log = base / "redis.log"
+        self.process = None
+
+    def url(self, db: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def start(self) -> None:
+        program = shutil.which("redis-server")
+        if program is None:
+            raise RuntimeError("no redis-server found: apt-get install redis-server")
+        self.process = subprocess.Popen(  # noqa: S603
+            [program, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+            + ["--dir", str(self.base), "--logfile", str(self.log)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.5) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(16).startswith(b"+PONG"):
+                    return
+            time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not answer in 20 s: {self.log}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+class Server:
+    """The app under gunicorn with config/gunicorn.py, as the Dockerfile runs it."""
+
+    def __init__(self, env: dict, log: Path, *, workers: int = 2):
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        self._log_file = log.open("w")
+        self.process = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--config", "config/gunicorn.py"]
+            + ["--bind", f"127.0.0.1:{self.port}", "--workers", str(workers)],
+            cwd=ROOT,
+            env=env,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited:\n{self.log.read_text()[-3000:]}")
+            with contextlib.suppress(OSError):
+                if fetch(self.base_url + "/healthz", timeout=2).status_code == 200:
+                    return
+            time.sleep(0.2)
+        raise RuntimeError(f"gunicorn did not answer in 60 s:\n{self.log.read_text()[-3000:]}")
+
+    def get(self, path: str, headers: dict | None = None) -> tuple[Response, float]:
+        started = time.monotonic()
+        response = fetch(self.base_url + path, headers=headers, timeout=30)
+        return response, time.monotonic() - started
+
+    def post(self, path: str, body: dict, headers: dict | None = None) -> tuple[Response, float]:
+        headers = {"Content-Type": "application/json", "Accept": "application/json", **(headers or {})}
+        started = time.monotonic()
+        response = fetch(self.base_url + path, headers=headers, data=json.dumps(body).encode(), timeout=30)
+        return response, time.monotonic() - started
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)  # gunicorn's master stops its workers
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        self._log_file.close()
