@@ -44,7 +44,7 @@ class FormSubmission(BaseModel):
     idempotency_fingerprint = models.CharField(max_length=64, blank=True, default="")
     error = models.TextField(blank=True)
     # Set when queueing the e-mail task failed (the broker was down): no copy is in the queue, so the
-    # sweep, every minute, queues the row at once instead of after its staleness threshold.
+    # sweep, every 30 s, queues the row at once instead of after its staleness threshold.
     enqueue_failed = models.BooleanField(default=False)
 
     class Meta:

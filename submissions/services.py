@@ -34,9 +34,6 @@ BROKER_ERRORS = (
     TimeoutError,
 )
 
-# A submission still `submitted` after this long was never picked up by a worker. One whose queueing
-# failed (enqueue_failed) is queued by the next sweep, whatever its age: the sweep runs every minute.
-STALE_AFTER = timedelta(minutes=10)
 
 # How each stored field is labelled in the e-mail to sales, in this order.
 _MAIL_LABELS = {
@@ -274,19 +271,22 @@ def submission_fail(*, submission: FormSubmission, error: str) -> FormSubmission
 
 def submission_requeue_stale(
     *,
-    older_than: timedelta = STALE_AFTER,
+    older_than: timedelta | None = None,
     processing_older_than: timedelta | None = None,
     batch_size: int = 500,
 ) -> int:
     """
-    Queues again the submissions left `submitted` for longer than `older_than` (a worker lost the
-    task, or the task's database outage outlasted its retries), at once those whose queueing failed
+    Queues again the submissions left `submitted` for longer than `older_than` (SUBMISSION_STALE_AFTER:
+    a worker or the broker lost the task, or the task's database outage outlasted its retries), at
+    once those whose queueing failed
     (the broker was down when they came in), and those left `processing` past
     SUBMISSION_PROCESSING_STALE_AFTER (longer than a live task can hold one: a worker crashed, or the
     database was down when the task tried to record its last failure). A rerun of the latter sends
     nothing twice: an unconfirmed claim sends it to a person. Returns how many were queued; stops at
     the first broker error.
     """
+    if older_than is None:
+        older_than = timedelta(seconds=settings.SUBMISSION_STALE_AFTER)
     if processing_older_than is None:
         processing_older_than = timedelta(seconds=settings.SUBMISSION_PROCESSING_STALE_AFTER)
     now = timezone.now()

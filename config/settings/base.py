@@ -415,6 +415,9 @@ SALES_INBOX = env.str("SALES_INBOX", default="sales@indivillage.com")
 # Seconds a lead form may sit `processing` before the beat sweep queues it again: longer than a live task
 # holds one (CELERY_TASK_TIME_LIMIT plus one retry's countdown, TASK_RETRY_BACKOFF_MAX): checked at startup.
 SUBMISSION_PROCESSING_STALE_AFTER = env.int("SUBMISSION_PROCESSING_STALE_AFTER", default=45 * 60)
+# Seconds a lead form may sit `submitted` (queued, never picked up: the broker lost the task) before the
+# sweep queues it again. One the broker refused outright is queued by the next sweep whatever its age.
+SUBMISSION_STALE_AFTER = env.int("SUBMISSION_STALE_AFTER", default=10 * 60)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="no-reply@indivillage.com")
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 FIRST_ADMIN_EMAIL = env.str("FIRST_ADMIN_EMAIL", default="")

@@ -30,7 +30,7 @@ def test_migrate_installed_the_schedule_of_the_design_with_tasks_that_exist():
     assert (retention.crontab.hour, retention.crontab.minute) == ("2", "30")
 
 
-def test_the_submissions_sweep_runs_every_minute_and_old_schedules_are_moved_unless_edited():
+def test_the_submissions_sweep_runs_every_30_seconds_and_old_schedules_are_moved_unless_edited():
     from importlib import import_module
     from types import SimpleNamespace
 
@@ -39,18 +39,19 @@ def test_the_submissions_sweep_runs_every_minute_and_old_schedules_are_moved_unl
     from django_celery_beat.models import IntervalSchedule
 
     sweep = PeriodicTask.objects.get(name="requeue stale form submissions")
-    assert (sweep.interval.every, sweep.interval.period) == (1, IntervalSchedule.MINUTES)
+    assert (sweep.interval.every, sweep.interval.period) == (30, IntervalSchedule.SECONDS)
 
-    migration = import_module("ops.migrations.0003_requeue_submissions_every_minute")
+    migration = import_module("ops.migrations.0003_requeue_submissions_every_30_seconds")
     editor = SimpleNamespace(connection=connection)  # all the function reads of its schema editor
     ten, _ = IntervalSchedule.objects.get_or_create(every=10, period=IntervalSchedule.MINUTES)
     PeriodicTask.objects.filter(pk=sweep.pk).update(interval=ten)  # installed before this release
-    migration.every_minute(apps, editor)
-    assert PeriodicTask.objects.get(pk=sweep.pk).interval.every == 1
+    migration.every_30_seconds(apps, editor)
+    moved = PeriodicTask.objects.get(pk=sweep.pk).interval
+    assert (moved.every, moved.period) == (30, IntervalSchedule.SECONDS)
 
     five, _ = IntervalSchedule.objects.get_or_create(every=5, period=IntervalSchedule.MINUTES)
     PeriodicTask.objects.filter(pk=sweep.pk).update(interval=five)  # an operator's choice
-    migration.every_minute(apps, editor)
+    migration.every_30_seconds(apps, editor)
     assert PeriodicTask.objects.get(pk=sweep.pk).interval.every == 5
 
 

@@ -375,7 +375,7 @@ def test_redis_down_forms_stay_fast_readiness_warns_and_the_sweep_queues_them_on
     # A form after the broker is back is queued at once: the retry reconnects the pooled connection.
     response, _ = _form(server)
     assert response.status_code == 201 and response.json()["id"] not in _flagged(cluster)
-    # The sweep, as beat runs it every minute (ops.schedule), queues the stored forms at once.
+    # The sweep, as beat runs it every 30 s (ops.schedule), queues the stored forms at once.
     sweep = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c"]
         + ["from submissions.services import submission_requeue_stale as s; print(s())"],

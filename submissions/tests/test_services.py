@@ -385,7 +385,7 @@ def test_a_form_the_broker_refused_is_queued_by_the_next_sweep_not_after_ten_min
     assert FormSubmission.objects.get(pk=refused.pk).enqueue_failed
     fresh = FormSubmissionFactory()  # queued fine: left to its task
 
-    # The broker is back; the sweep runs every minute (ops.schedule).
+    # The broker is back; the sweep runs every 30 s (ops.schedule).
     with mock.patch.object(services, "submission_enqueue", return_value=True) as enqueue:
         assert submission_requeue_stale() == 1
     enqueue.assert_called_once_with(refused.pk)

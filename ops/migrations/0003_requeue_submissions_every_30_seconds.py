@@ -3,9 +3,9 @@ from django.db import migrations
 TASK = "submissions.tasks.submission_requeue_stale"
 
 
-def every_minute(apps, schema_editor):
+def every_30_seconds(apps, schema_editor):
     """
-    The submissions sweep moves from every 10 minutes to every minute (forms the broker refused are
+    The submissions sweep moves from every 10 minutes to every 30 seconds (forms the broker refused are
     queued within a minute of its return). ops.schedule installs a job once and then leaves it alone, so
     existing schedules are moved here, but only where they are still at the old default: an interval an
     operator chose in the admin is kept. A new database gets the job from ops.schedule after migrate.
@@ -16,8 +16,8 @@ def every_minute(apps, schema_editor):
     old = PeriodicTask.objects.using(db).filter(task=TASK, interval__every=10, interval__period="minutes")
     if not old.exists():
         return
-    minute, _ = IntervalSchedule.objects.using(db).get_or_create(every=1, period="minutes")
-    old.update(interval=minute)
+    half_minute, _ = IntervalSchedule.objects.using(db).get_or_create(every=30, period="seconds")
+    old.update(interval=half_minute)
 
 
 class Migration(migrations.Migration):
@@ -26,4 +26,4 @@ class Migration(migrations.Migration):
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
-    operations = [migrations.RunPython(every_minute, migrations.RunPython.noop)]
+    operations = [migrations.RunPython(every_30_seconds, migrations.RunPython.noop)]
