@@ -166,10 +166,13 @@ def settle(stack: Stack, row: Row, since_db: str, *, wait: float, uploads: list[
     )
     time.sleep(max(0.0, SWEEP_THRESHOLD + 2 - (time.monotonic() - started)))
     if ups:
-        queued = stack.shell(
-            "from uploads.services import upload_requeue_stale\nprint(upload_requeue_stale())\n"
-        ).split()[-1]
-        row.notes.append(f"upload sweep after its threshold: queued {queued}")
+        try:
+            queued = stack.shell(
+                "from uploads.services import upload_requeue_stale\nprint(upload_requeue_stale())\n"
+            ).split()[-1]
+            row.notes.append(f"upload sweep after its threshold: queued {queued}")
+        except RuntimeError:
+            row.notes.append("no upload sweep on this code")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         subs, ups = pending()
