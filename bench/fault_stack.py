@@ -25,16 +25,10 @@ from pathlib import Path
 
 from django.core.mail.backends.filebased import EmailBackend as _FileEmailBackend
 
-from common.testing.stack import Cluster, Redis, Server, fetch
+from common.testing.stack import Cluster, Redis, Server, fetch, production_env
 
 ROOT = Path(__file__).resolve().parent.parent
 WEB_WORKERS = 2
-SECRETS = {
-    "DJANGO_SECRET_KEY": "faults-suite-secret-key-" + "x" * 40,
-    "FIELD_ENCRYPTION_KEY": "faults-suite-field-key",
-    "BLIND_INDEX_KEY": "faults-suite-blind-index-key",
-    "AUDIT_CHAIN_KEY": "faults-suite-audit-chain-key",
-}
 _SUBMISSION_LINE = re.compile(r"^Submission: ([0-9a-f-]{36})$", re.M)
 
 
@@ -97,26 +91,10 @@ class Stack:
         self.beat_start()
 
     def _env(self) -> dict:
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("DATABASE_", "DJANGO_", "REDIS_", "CELERY_", "READINESS_", "CACHE_"))
-            and key not in ("REQUIRE_POSTGRES", "CLAMAV_URL", "EMAIL_BACKEND")
-        }
-        env.update(SECRETS)
-        env.update(
-            DJANGO_SETTINGS_MODULE="config.settings.production",
-            DATABASE_URL=self.cluster.url("indivillage"),
+        return production_env(
+            database_url=self.cluster.url("indivillage"),
+            var_dir=self.base / "var",
             REDIS_URL=self.redis.url(0),
-            DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
-            DJANGO_SECURE_SSL_REDIRECT="false",
-            # The faults are about the database, the broker and the worker, not the virus scanner.
-            CLAMAV_DISABLED="true",
-            VAR_DIR=str(self.base / "var"),
-            LOG_LEVEL="WARNING",
-            # The load comes from one address and is meant to be served, not throttled.
-            LEAD_FORM_LIMIT_PER_IP="100000000",
-            LEAD_FORM_LIMIT_PER_EMAIL="100000000",
             # Short timings, so that every sweep's threshold passes within the suite. They keep the
             # relations the system checks hold production to (common/checks.py, docs/uploads.md):
             # visibility 60 > 50 + 5; UPLOAD_STALE_AFTER 60 > 50 + 5; PROCESSING_STALE_AFTER 30 > 20 + 5.
@@ -125,7 +103,6 @@ class Stack:
             FAULTS_MAIL_DIR=str(self.mail_dir),
             PYTHONPATH=str(ROOT),
         )
-        return env
 
     def manage(self, *args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
         done = subprocess.run(

@@ -15,7 +15,6 @@ The private servers are common.testing.stack's (bench/faults.py uses them too). 
 """
 
 import contextlib
-import os
 import shutil
 import subprocess
 import sys
@@ -31,7 +30,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from common.testing.stack import Cluster, Redis, Response, Server
+from common.testing.stack import Cluster, Redis, Response, Server, production_env
 
 pytestmark = pytest.mark.postgres
 
@@ -39,40 +38,16 @@ ROOT = Path(__file__).resolve().parents[2]
 # A password trust authentication ignores: if the app ever echoes its database URL, the test sees it.
 CANARY = f"canary{uuid.uuid4().hex[:12]}"
 WORKERS = 2
-SECRETS = {
-    "DJANGO_SECRET_KEY": "outage-test-secret-key-" + "x" * 40,
-    "FIELD_ENCRYPTION_KEY": "outage-test-field-key",
-    "BLIND_INDEX_KEY": "outage-test-blind-index-key",
-    "AUDIT_CHAIN_KEY": "outage-test-audit-chain-key",
-    # Production settings need a scanner or this; the outage is about the database, not clamd.
-    "CLAMAV_DISABLED": "true",
-}
 
 
 def app_env(cluster: Cluster, database: str, var_dir: Path) -> dict:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("DATABASE_", "DJANGO_", "REDIS_", "CELERY_", "READINESS_", "CACHE_"))
-        and key not in ("REQUIRE_POSTGRES", "PYTEST_CURRENT_TEST", "CLAMAV_URL")
-    }
-    env.update(SECRETS)
-    env.update(
-        DJANGO_SETTINGS_MODULE="config.settings.production",
-        DATABASE_URL=cluster.url(database),
-        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
-        DJANGO_SECURE_SSL_REDIRECT="false",
-        VAR_DIR=str(var_dir),
+    extra = {
         # Its own keys on the suite's Redis (cache and broker), never another test run's.
-        CACHE_KEY_PREFIX=f"outage-{uuid.uuid4().hex[:8]}",
-        LOG_LEVEL="WARNING",
-        # Every request here comes from 127.0.0.1: the throttle is not what these tests are about.
-        LEAD_FORM_LIMIT_PER_IP="100000",
-        LEAD_FORM_LIMIT_PER_EMAIL="100000",
-    )
+        "CACHE_KEY_PREFIX": f"outage-{uuid.uuid4().hex[:8]}",
+    }
     if settings.REDIS_URL:
-        env["REDIS_URL"] = settings.REDIS_URL
-    return env
+        extra["REDIS_URL"] = settings.REDIS_URL
+    return production_env(database_url=cluster.url(database), var_dir=var_dir, **extra)
 
 
 def _assert_no_secrets(text: str, cluster: Cluster) -> None:
@@ -263,10 +238,13 @@ def test_a_restart_fails_at_most_one_form_per_worker(stack):
     print(f"\nafter a restart: {figures} of {4 * WORKERS} forms failed ({WORKERS} workers), then none")
 
 
-# The load during an outage: clients that send again as soon as they get their 503, on half the
-# threads gunicorn has (config/gunicorn.py: GUNICORN_THREADS, 4 by default).
+# The load during an outage: clients that send again as soon as they get their 503, one fewer than a
+# worker has threads (config/gunicorn.py: GUNICORN_THREADS, 4 by default). However gunicorn spreads
+# them, every worker keeps a thread free for the probe; with as many clients as a worker has threads,
+# all can land on one worker and a probe waits for one of them (up to the 1 s pool timeout: 0.99 s
+# seen), which docs/health.md states as the limit.
 THREADS = 4
-LOAD = WORKERS * THREADS // 2
+LOAD = THREADS - 1
 
 
 def test_liveness_answers_at_once_and_readiness_reports_the_outage_under_load(stack):
@@ -307,7 +285,7 @@ def test_liveness_answers_at_once_and_readiness_reports_the_outage_under_load(st
     _poll(lambda: server.get("/readyz")[0].status_code == 200 and _api(server).status_code == 200, within=30)
 
     assert load_statuses and set(load_statuses) == {503}, sorted(set(load_statuses))
-    assert max(healthz) < 1.0, f"/healthz took {max(healthz):.2f} s"
+    assert max(healthz) < 0.5, f"/healthz took {max(healthz):.2f} s"
     for ready, elapsed in readyz:
         assert ready.status_code == 503, ready.text
         assert ready.json()["checks"]["database"]["status"] == "fail"
