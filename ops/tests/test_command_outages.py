@@ -15,8 +15,8 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from common.commands import BaseCommand
+from common.testing.stack import free_port
 from ops.models import BackupRecord
-from ops.tests.test_outage import _free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -55,7 +55,7 @@ def test_a_command_with_the_database_down_prints_one_line_and_exits_1(command, t
         if not key.startswith(("DATABASE_", "DJANGO_", "REDIS_", "PYTEST_")) and key != "REQUIRE_POSTGRES"
     }
     env.update(
-        DATABASE_URL=f"postgres://postgres@127.0.0.1:{_free_port()}/iv_nowhere",
+        DATABASE_URL=f"postgres://postgres@127.0.0.1:{free_port()}/iv_nowhere",
         VAR_DIR=str(tmp_path / "var"),
     )
     (tmp_path / "var" / "backups").mkdir(parents=True)
