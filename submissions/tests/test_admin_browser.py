@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 from accounts.models import Role
 from accounts.tests.factories import UserFactory
 from audit.models import AuditLog
-from common.testing.browser import admin_login
+from common.testing.browser import admin_action, admin_login
 from submissions.services import submission_create
 
 pytestmark = pytest.mark.browser
@@ -40,3 +40,32 @@ def test_admin_opening_a_submission_sees_decrypted_data_and_one_pii_viewed_row(p
     row = viewed.get()
     assert row.actor_id == admin.pk
     assert "Please call me" not in str(row.changes)  # the log says who read it, never what it said
+
+
+def test_admin_sends_again_an_email_that_was_never_confirmed(page):
+    """
+    The one window of the at-most-once e-mail (docs/lead-forms.md): a submission failed "never
+    confirmed sent". An admin who found nothing in the sales inbox picks the action in the list; the
+    message goes out once, the row is completed, and the resend is audited.
+    """
+    from django.core import mail
+
+    from submissions.models import FormSubmission, MailAttempt, SubmissionStatus
+    from submissions.tests.factories import FormSubmissionFactory
+
+    admin = UserFactory(role=Role.ADMIN)
+    submission = FormSubmissionFactory(
+        status=SubmissionStatus.FAILED, error="The e-mail to sales was claimed but never confirmed sent."
+    )
+    MailAttempt.objects.create(submission=submission, token="a-run-that-died-while-sending")
+    mail.outbox = []
+    admin_login(page, admin)
+
+    page.goto("/admin/submissions/formsubmission/?status__exact=failed")
+    admin_action(page, "mail_resend", submission.pk)
+
+    expect(page.locator(".messagelist")).to_contain_text("1 failed submission(s) queued to be e-mailed again")
+    assert len(mail.outbox) == 1
+    assert FormSubmission.objects.get(pk=submission.pk).status == SubmissionStatus.COMPLETED
+    assert MailAttempt.objects.get(submission=submission).sent_at is not None
+    assert AuditLog.objects.filter(action="submission.mail_resent", entity_id=str(submission.pk)).count() == 1
