@@ -88,8 +88,8 @@ def database_connection_replace_if_closed(sender, connection, **kwargs) -> None:
     all, reads and writes alike, and however many threads check out at once. psycopg_pool's own check
     (CONN_HEALTH_CHECKS) costs a round trip per checkout and sleeps a backoff after a failed one.
     """
-    pools = getattr(type(connection), "_connection_pools", None)
-    pool = pools.get(connection.alias) if pools else None
+    # The pool this connection was just taken from (None when unpooled, and on SQLite).
+    pool = getattr(connection, "pool", None)
     raw = connection.connection
     if pool is None or raw is None or getattr(_replacing, "active", False):
         return
