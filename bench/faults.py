@@ -582,6 +582,8 @@ def _backup_killed_mid_dump(stack: Stack, row: Row) -> None:
     row.stuck += len(new_files) + new_records
     if backup.returncode == 0:
         row.missed.append("mid-dump exit 0")
+    if len(output) > 2 and not traceback:
+        row.notes.append("mid-dump output: " + " / ".join(line[:160] for line in output))
     if (traceback or len(output) > 2) and "traceback" not in row.missed:
         row.missed.append("mid-dump traceback" if traceback else "mid-dump output>2 lines")
 
