@@ -64,6 +64,17 @@ def production_env(*, database_url: str, var_dir: Path, **extra: str) -> dict:
     return env
 
 
+def wait_until(predicate, *, within: float, what: str = "the condition", log: Path | None = None) -> float:
+    """Polls `predicate` every 0.25 s; the seconds it took, or AssertionError (with the log's tail)."""
+    started = time.monotonic()
+    while time.monotonic() - started < within:
+        if predicate():
+            return time.monotonic() - started
+        time.sleep(0.25)
+    tail = f"\n{log.read_text()[-4000:]}" if log is not None and log.exists() else ""
+    raise AssertionError(f"{what}: not true within {within} s{tail}")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

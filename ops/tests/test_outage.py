@@ -30,7 +30,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from common.testing.stack import Cluster, Redis, Response, Server, production_env
+from common.testing.stack import Cluster, Redis, Response, Server, production_env, wait_until
 
 pytestmark = pytest.mark.postgres
 
@@ -94,15 +94,6 @@ def stack():
                 cluster.stop("immediate")
         shutil.rmtree(base, ignore_errors=True)
         shutil.rmtree(pg_dir, ignore_errors=True)
-
-
-def _poll(predicate, *, within: float) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < within:
-        if predicate():
-            return time.monotonic() - started
-        time.sleep(0.25)
-    pytest.fail(f"not true within {within} s")
 
 
 def _form(server: Server) -> tuple[Response, float]:
@@ -207,7 +198,7 @@ def test_an_outage_answers_503_fast_and_recovers_by_itself(stack):
     api_latency = time.monotonic() - started
 
     cluster.start()  # returns once the cluster accepts connections
-    recovered = _poll(
+    recovered = wait_until(
         lambda: server.get("/readyz")[0].status_code == 200 and _api(server).status_code == 200, within=30
     )
     _first_requests_after(server, cluster)
@@ -282,7 +273,9 @@ def test_liveness_answers_at_once_and_readiness_reports_the_outage_under_load(st
                 stop.set()
     finally:
         cluster.start()
-    _poll(lambda: server.get("/readyz")[0].status_code == 200 and _api(server).status_code == 200, within=30)
+    wait_until(
+        lambda: server.get("/readyz")[0].status_code == 200 and _api(server).status_code == 200, within=30
+    )
 
     assert load_statuses and set(load_statuses) == {503}, sorted(set(load_statuses))
     assert max(healthz) < 0.5, f"/healthz took {max(healthz):.2f} s"

@@ -28,7 +28,7 @@ import psycopg
 import pytest
 from django.core.mail.backends import filebased
 
-from common.testing.stack import ROOT, Cluster
+from common.testing.stack import ROOT, Cluster, wait_until
 from ops.tests.test_outage import app_env
 
 pytestmark = pytest.mark.postgres
@@ -205,23 +205,16 @@ def _row(cluster: Cluster, upload_id: str) -> tuple[str, int]:
     return status, analyses
 
 
-def _wait_for(predicate, *, within: float, what: str, log: Path) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < within:
-        if predicate():
-            return time.monotonic() - started
-        time.sleep(0.25)
-    pytest.fail(f"{what}: not within {within} s\n{log.read_text()[-4000:]}")
-
-
 def test_postgres_down_when_the_task_starts_is_retried_until_it_is_back(stack):
     cluster, env, start_worker, log = stack
     upload_id = _manage(env, "shell", "-c", MAKE_UPLOAD)  # queued on commit; no worker yet
     cluster.stop()
     start_worker()
-    _wait_for(lambda: "Retry in" in log.read_text(), within=60, what="the task retried", log=log)
+    wait_until(lambda: "Retry in" in log.read_text(), within=60, what="the task retried", log=log)
     cluster.start()
-    took = _wait_for(lambda: _row(cluster, upload_id)[0] == "completed", within=60, what="completed", log=log)
+    took = wait_until(
+        lambda: _row(cluster, upload_id)[0] == "completed", within=60, what="completed", log=log
+    )
     print(f"\nPostgreSQL back -> upload completed in {took:.1f} s")
     assert _row(cluster, upload_id) == ("completed", 1)
     assert "raised unexpected" not in log.read_text()
@@ -233,7 +226,7 @@ def test_a_whole_worker_crash_mid_scan_is_requeued_by_the_sweep_and_analysed_onc
     try:
         worker = start_worker(CLAMAV_URL=scanner.url, CLAMAV_TIMEOUT="300")
         upload_id = _manage(env, "shell", "-c", MAKE_UPLOAD)
-        _wait_for(scanner.scanning.is_set, within=60, what="the scan started", log=log)
+        wait_until(scanner.scanning.is_set, within=60, what="the scan started", log=log)
         assert _row(cluster, upload_id) == ("processing", 0)
         worker.kill()
     finally:
@@ -250,7 +243,9 @@ def test_a_whole_worker_crash_mid_scan_is_requeued_by_the_sweep_and_analysed_onc
             [upload_id],
         )
     assert _manage(env, "shell", "-c", SWEEP) == "1"
-    took = _wait_for(lambda: _row(cluster, upload_id)[0] == "completed", within=60, what="completed", log=log)
+    took = wait_until(
+        lambda: _row(cluster, upload_id)[0] == "completed", within=60, what="completed", log=log
+    )
     print(f"\nsweep -> upload completed in {took:.1f} s")
     assert _row(cluster, upload_id) == ("completed", 1)
 
@@ -265,7 +260,7 @@ def test_postgres_restarting_between_sending_and_completing_sends_no_second_emai
         PYTHONPATH=str(ROOT),
     )
     submission_id = _manage(env, "shell", "-c", MAKE_SUBMISSION)
-    _wait_for(lambda: any(mail_dir.glob("*.log")), within=60, what="the e-mail left", log=log)
+    wait_until(lambda: any(mail_dir.glob("*.log")), within=60, what="the e-mail left", log=log)
     cluster.stop()
     cluster.start()
     (mail_dir / "go").touch()
@@ -277,7 +272,7 @@ def test_postgres_restarting_between_sending_and_completing_sends_no_second_emai
             ).fetchone()
         return row if row[0] in ("completed", "failed") else None
 
-    _wait_for(ended, within=90, what="the submission ended", log=log)
+    wait_until(ended, within=90, what="the submission ended", log=log)
     status, error = ended()
     print(f"\nafter the restart: {status}: {error[:80]}")
     assert len(list(mail_dir.glob("*.log"))) == 1
