@@ -1,21 +1,14 @@
 from django.http import Http404, HttpResponse
 from rest_framework import exceptions, generics
-from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 
+from common.views import PublicReadMixin
 from content import documents, selectors
 from content.models import CaseStudy
 
 from .filters import CaseStudyFilterSet
 from .serializers import CaseStudySerializer, IndustrySerializer, ServiceSerializer
-
-
-class PublicReadMixin:
-    # Public content is the same for everyone: no authentication to run, so a stale or bad token on
-    # a public page is never a 401.
-    authentication_classes = []
-    permission_classes = [AllowAny]
 
 
 class ServiceListApi(PublicReadMixin, generics.ListAPIView):

@@ -3,7 +3,7 @@ from rest_framework import generics
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from content.api.views import PublicReadMixin
+from common.views import PublicReadMixin
 from impact import selectors
 
 from .filters import ImpactStoryFilterSet
