@@ -7,8 +7,10 @@ Playwright's own browser downloads (`playwright install`) are not used: they can
 project's machines. Debian's package is: `apt-get install chromium`.
 """
 
+import json
 import os
 import re
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -55,6 +57,7 @@ def page(request, browser, live_server):
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
+    page.live_server_url = live_server.url  # for api_json, which reads as a visitor without cookies
     yield page
     context.close()
 
@@ -123,7 +126,11 @@ def admin_action(page, action: str, *pks) -> None:
 
 
 def api_json(page, path: str) -> dict:
-    """A public API GET to the live server, as the site's visitors make it (no admin cookie needed)."""
-    response = page.request.get(path, headers={"Accept": "application/json"})
-    assert response.status == 200, f"GET {path}: {response.status} {response.text()[:500]}"
-    return response.json()
+    """
+    A public API GET to the live server as the site's visitors make it: without the admin's cookies, so
+    it is answered by the public cache when the page is stored there (common/caching.py).
+    """
+    request = urllib.request.Request(page.live_server_url + path, headers={"Accept": "application/json"})  # noqa: S310
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        assert response.status == 200, f"GET {path}: {response.status}"
+        return json.load(response)
