@@ -282,7 +282,7 @@ class Nginx:
     (Debian's default user could not write to a private temporary folder).
     """
 
-    def __init__(self, base: Path, upstream: str, *, workers: int = 1):
+    def __init__(self, base: Path, upstream: str, *, workers: int = 1, access_log: str = ""):
         self.program = shutil.which("nginx") or (
             "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
         )
@@ -292,7 +292,7 @@ class Nginx:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.error_log = base / "error.log"
-        self.access_log = base / "access.log"
+        self.access_log = Path(access_log) if access_log else base / "access.log"
         self.cache_dir = base / "cache"
         self.process = None
         (base / "indivillage.conf").write_text(
