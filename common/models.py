@@ -90,6 +90,9 @@ class PublishableModel(SoftDeleteModel):
 
     objects = PublishableManager()
     all_objects = models.Manager.from_queryset(PublishableQuerySet)()
+    # The name of the URL of the row's public API page (taking its slug): rendered into the cache after
+    # a publish (common.publishing).
+    api_detail_url_name: str | None = None
 
     class Meta:
         abstract = True

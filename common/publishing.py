@@ -1,17 +1,23 @@
 """
 Writes shared by the content editors keep: save and delete for every content row (the publishable
 models, and plain reference rows such as industries and locations), and publish, unpublish, move to the
-trash and restore for the publishable ones. Each is audited in its own transaction; the public cache and
-the stored documents follow through the models' signals.
+trash and restore for the publishable ones. Each is audited in its own transaction, and on commit
+retires the public pages (common.caching) and has the first pages of the public lists, and the row's
+own page, rendered into the cache again by a task. The admin saves through these, inlines included
+(its change form runs in one transaction, so the pages are retired after the inlines are written too).
 """
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from audit.services import audit_record
 
+from .caching import content_version, content_version_bump
 from .models import PublishableModel, PublishStatus
+from .tasks import public_cache_warm
 
 
 def _audit(action: str, instance: models.Model, actor, **changes) -> None:
@@ -20,12 +26,34 @@ def _audit(action: str, instance: models.Model, actor, **changes) -> None:
     audit_record(actor=actor, action=action, entity=instance, changes={**known_as, **changes})
 
 
+def public_pages_of(instance: models.Model | None = None) -> list[str]:
+    """The first page of every public list, and the row's own public page when it has one and is public."""
+    paths = [reverse(name) for name in settings.PUBLIC_CACHE_WARM_URL_NAMES]
+    url_name = getattr(instance, "api_detail_url_name", None)
+    if url_name and instance.publish_state == "published":
+        paths.append(reverse(url_name, kwargs={"slug": instance.slug}))
+    return paths
+
+
+def public_pages_changed(instance: models.Model | None = None) -> None:
+    """
+    Call inside the writing transaction of anything the public API shows. On commit: a new content
+    version, then (PUBLIC_CACHE_WARM_AFTER_PUBLISH) a task that renders the public pages again.
+    """
+    transaction.on_commit(content_version_bump)
+    if settings.PUBLIC_CACHE_WARM_AFTER_PUBLISH:
+        paths = public_pages_of(instance)
+        # The version the task is for: a bulk action's tasks all but the last find a newer one and stop.
+        transaction.on_commit(lambda: public_cache_warm.delay(paths, version=content_version()))
+
+
 @transaction.atomic
 def content_save(*, instance: models.Model, actor, changed: list[str] | None = None) -> models.Model:
     created = instance._state.adding
     instance.full_clean()
     instance.save()
     _audit("content.created" if created else "content.updated", instance, actor, fields=sorted(changed or []))
+    public_pages_changed(instance)
     return instance
 
 
@@ -38,6 +66,7 @@ def publishable_publish(*, instance: PublishableModel, actor, at=None) -> Publis
     instance.full_clean()
     instance.save(update_fields=["status", "published_at", "updated_at"])
     _audit("content.published", instance, actor, published_at=instance.published_at.isoformat())
+    public_pages_changed(instance)
     return instance
 
 
@@ -46,6 +75,7 @@ def publishable_unpublish(*, instance: PublishableModel, actor) -> PublishableMo
     instance.status = PublishStatus.DRAFT
     instance.save(update_fields=["status", "updated_at"])
     _audit("content.unpublished", instance, actor)
+    public_pages_changed(instance)
     return instance
 
 
@@ -56,6 +86,7 @@ def publishable_trash(*, instance: PublishableModel, actor) -> PublishableModel:
         instance.deleted_at = timezone.now()
         instance.save(update_fields=["deleted_at", "updated_at"])
         _audit("content.trashed", instance, actor)
+        public_pages_changed(instance)
     return instance
 
 
@@ -72,6 +103,7 @@ def publishable_restore(*, instance: PublishableModel, actor) -> PublishableMode
     instance.deleted_at = None
     instance.save(update_fields=["deleted_at", "updated_at"])
     _audit("content.restored", instance, actor)
+    public_pages_changed(instance)
     return instance
 
 
@@ -83,3 +115,4 @@ def content_delete(*, instance: models.Model, actor) -> None:
     """
     _audit("content.deleted", instance, actor)
     instance.delete()
+    public_pages_changed()

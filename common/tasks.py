@@ -6,7 +6,7 @@ on its last, is retried with backoff instead of being acked as failed and lost.
 
 import kombu.exceptions
 import redis.exceptions
-from celery import Task
+from celery import Task, shared_task
 from celery.exceptions import Retry
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
@@ -51,3 +51,14 @@ class RetryingTask(Task):
             if self.request.is_eager and retry.sig is not None:
                 return retry
             raise
+
+
+@shared_task(base=RetryingTask)
+def public_cache_warm(paths: list[str], version: str | None = None) -> dict:
+    """Renders `paths` into the public cache; skipped when a newer content version has been set since."""
+    from .caching import content_version
+    from .caching import public_cache_warm as warm
+
+    if version is not None and content_version() != version:
+        return {"skipped": len(paths)}
+    return warm(paths)

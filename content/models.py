@@ -15,6 +15,8 @@ class ServiceIcon(models.TextChoices):
 
 
 class Service(BaseModel, PublishableModel):
+    api_detail_url_name = "service-detail"
+
     name = models.CharField(max_length=120)
     slug = models.SlugField(
         max_length=140, help_text="The address of the service page, e.g. data-collection."
@@ -63,6 +65,8 @@ class Industry(BaseModel):
 
 
 class CaseStudy(BaseModel, PublishableModel):
+    api_detail_url_name = "case-study-detail"
+
     title = models.CharField(max_length=200)
     slug = models.SlugField(max_length=220)
     client = models.CharField(max_length=200, help_text="The client's name as it may be shown publicly.")

@@ -3,6 +3,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from common.models import PublishStatus
+from common.publishing import public_pages_changed
 
 from .models import Service, ServiceFeature
 
@@ -30,4 +31,5 @@ def service_create(
         item.full_clean()
         item.save()
     audit_record(actor=actor, action="content.created", entity=service, changes={"slug": slug})
+    public_pages_changed(service)
     return service

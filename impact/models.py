@@ -20,6 +20,8 @@ class Location(BaseModel):
 
 
 class ImpactStory(BaseModel, PublishableModel):
+    api_detail_url_name = "impact-story-detail"
+
     title = models.CharField(max_length=200)
     slug = models.SlugField(max_length=220)
     story = models.TextField()

@@ -27,9 +27,10 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 class ReplicaPinMiddleware:
     """
-    Sits before the session middleware, so that the session it saves on the way out counts as a write
-    and public-cache pages (hits, and the misses that fill the cache) never reach it: PublicCacheMiddleware
-    serves them earlier in the chain, and with no request state they read the primary.
+    Sits before the session middleware, so that the session it saves on the way out counts as a write.
+    Public-cache hits never reach it (PublicCacheMiddleware answers them earlier in the chain), and a miss
+    that will be stored reads the primary: the page is served to everyone until the next content write,
+    so read from a lagging replica it would stay stale long after the replica caught up.
     """
 
     def __init__(self, get_response):
@@ -37,7 +38,8 @@ class ReplicaPinMiddleware:
 
     def __call__(self, request):
         unsafe = request.method not in SAFE_METHODS
-        with request_reads(request, primary=unsafe or pin_cookie_valid(request)) as state:
+        primary = unsafe or pin_cookie_valid(request) or getattr(request, "public_cache_fill", False)
+        with request_reads(request, primary=primary) as state:
             response = self.get_response(request)
         if state.replica_read and getattr(response, "database_unavailable", False):
             # Most likely the replica (the request read it); if it was the primary, resting the replica

@@ -182,11 +182,8 @@ def _in_transaction() -> bool:
 
 
 def _primary_for(state: ReadState | None) -> bool:
-    # No state: no request (tasks, commands), or a public page being filled into the cache, which
-    # PublicCacheMiddleware serves above the pin middleware (common/caching.py). Such a page is served
-    # to everyone until the next content write: read from a lagging replica, it would stay stale long
-    # after the replica caught up. Misses are one per page per content version, so the primary barely
-    # notices them.
+    # No state: no request (tasks, commands, a public page warmed into the cache). A request that fills
+    # the public cache is pinned to the primary by ReplicaPinMiddleware.
     if state is None or state.primary or _in_transaction():
         return True
     if not state.user_checked and state.request is not None:

@@ -2,12 +2,17 @@ import secrets
 from unittest import mock
 
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
 
-from common import caching
-from content.tests.factories import ServiceFactory
+from common import caching, publishing
+from content.models import Service
+from content.tests.caching import public_cache_retired_by
+from content.tests.factories import CaseStudyFactory, ServiceFactory
 
 pytestmark = pytest.mark.django_db
+
+PUBLIC = "public, max-age=0, s-maxage=10, stale-while-revalidate=30"
 
 
 def dead_redis():
@@ -22,11 +27,22 @@ def dead_redis():
 def test_second_read_comes_from_the_cache_without_queries(api_client, django_assert_num_queries):
     ServiceFactory(slug="cached")
     first = api_client.get("/api/v1/services/")
-    assert first.status_code == 200 and first["ETag"]
+    assert first.status_code == 200 and first["ETag"].startswith('"')
+    assert first["Cache-Control"] == PUBLIC
+    assert first["Vary"] == "Accept"
     with django_assert_num_queries(0):
         second = api_client.get("/api/v1/services/")
     assert second.content == first.content
     assert second["ETag"] == first["ETag"]
+    assert second["Cache-Control"] == PUBLIC
+
+
+def test_the_max_ages_come_from_settings(api_client, settings):
+    settings.PUBLIC_CACHE_MAX_AGE, settings.PUBLIC_CACHE_S_MAXAGE = 5, 60
+    settings.PUBLIC_CACHE_STALE_WHILE_REVALIDATE = 120
+    assert api_client.get("/api/v1/industries/")["Cache-Control"] == (
+        "public, max-age=5, s-maxage=60, stale-while-revalidate=120"
+    )
 
 
 def test_if_none_match_answers_304_without_running_the_view(api_client, django_assert_num_queries):
@@ -41,73 +57,142 @@ def test_if_none_match_answers_304_without_running_the_view(api_client, django_a
     assert response["ETag"] == etag
     assert response.content == b""
     # The headers its 200 would carry for caches (RFC 9110, 15.4.5).
-    assert response["Cache-Control"] == "public, max-age=0, must-revalidate"
+    assert response["Cache-Control"] == PUBLIC
     assert response["Vary"] == "Accept"
 
 
-def test_a_write_retires_cached_pages_on_commit(api_client, django_capture_on_commit_callbacks):
+def test_a_publish_retires_cached_pages_on_commit(api_client, django_capture_on_commit_callbacks):
     ServiceFactory(slug="first")
+    draft = ServiceFactory(slug="second", status="draft", published_at=None)
     before = api_client.get("/api/v1/services/")
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        ServiceFactory(slug="second")
-    assert callbacks, "the write queued no cache bump"
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        publishing.publishable_publish(instance=draft, actor=None)
+    # Not before the commit: a page rendered in between would be stored under the new version.
+    assert {s["slug"] for s in api_client.get("/api/v1/services/").json()["results"]} == {"first"}
+    for callback in callbacks:
+        callback()
     after = api_client.get("/api/v1/services/", HTTP_IF_NONE_MATCH=before["ETag"])
     assert after.status_code == 200
     assert after["ETag"] != before["ETag"]
     assert {s["slug"] for s in after.json()["results"]} == {"first", "second"}
 
 
-def test_no_bump_before_commit(api_client, django_capture_on_commit_callbacks):
-    version = caching.content_version()
-    with django_capture_on_commit_callbacks(execute=False):
-        ServiceFactory()
-        assert caching.content_version() == version
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda s: publishing.content_save(instance=s, actor=None),
+        lambda s: publishing.publishable_unpublish(instance=s, actor=None),
+        lambda s: publishing.publishable_trash(instance=s, actor=None),
+        lambda s: publishing.content_delete(instance=s, actor=None),
+    ],
+    ids=["save", "unpublish", "trash", "delete"],
+)
+def test_every_content_service_retires_the_public_cache(
+    api_client, django_capture_on_commit_callbacks, write
+):
+    other = ServiceFactory(slug="other")
+    assert public_cache_retired_by(api_client, lambda: write(other), django_capture_on_commit_callbacks)
 
 
-def test_a_lost_version_starts_again_above_every_version_issued(api_client):
-    # A flush or an eviction must not hand out a number (and so an ETag) that a client may still hold,
-    # even after a burst of bumps (one per row of a bulk save).
-    from django.core.cache import cache
-
-    caching.content_version()
-    for _ in range(2000):
-        caching.content_version_bump()
-    last = caching.content_version()
-    cache.delete(caching.VERSION_KEY)
-    assert caching.content_version() > last
+def test_a_write_past_the_services_is_not_seen_until_the_version_changes(
+    api_client, django_capture_on_commit_callbacks
+):
+    # Invalidation is explicit: the services and the bulk paths set a new version, nothing else does.
+    assert not public_cache_retired_by(api_client, lambda: None, django_capture_on_commit_callbacks)
+    caching.content_version_bump()
+    assert api_client.get("/api/v1/services/").json()["results"][0]["name"] == "Cache probe after"
 
 
-def test_each_url_has_its_own_etag(api_client):
+def test_an_unchanged_page_keeps_its_etag_across_versions(api_client, django_assert_num_queries):
+    # The ETag is the body's: after a new version the view runs again, and a client (or a proxy
+    # revalidating) that holds the same content still gets a 304.
     ServiceFactory()
-    a = api_client.get("/api/v1/services/")["ETag"]
-    b = api_client.get("/api/v1/services/?limit=5")["ETag"]
-    assert a != b
+    etag = api_client.get("/api/v1/services/")["ETag"]
+    caching.content_version_bump()
+    again = api_client.get("/api/v1/services/", HTTP_IF_NONE_MATCH=etag)
+    assert again.status_code == 304 and again["ETag"] == etag
 
 
-def test_browsable_api_is_not_cached(api_client):
+def test_each_url_has_its_own_entry_and_etag(api_client):
+    ServiceFactory(slug="a")
+    ServiceFactory(slug="b")
+    one = api_client.get("/api/v1/services/?limit=1")
+    two = api_client.get("/api/v1/services/?limit=2")
+    assert one.json()["results"] != two.json()["results"]
+    assert one["ETag"] != two["ETag"]
+    assert api_client.get("/api/v1/services/?limit=1").content == one.content
+
+
+def test_an_accept_header_of_its_own_gets_its_own_entry(api_client):
     ServiceFactory()
-    response = api_client.get("/api/v1/services/", HTTP_ACCEPT="text/html")
-    assert response.status_code == 200
-    assert "ETag" not in response and b"<html" in response.content.lower()
+    plain = api_client.get("/api/v1/services/", HTTP_ACCEPT="application/json")
+    indented = api_client.get("/api/v1/services/", HTTP_ACCEPT="application/json; indent=4")
+    assert b"\n" not in plain.content and b"\n    " in indented.content
+    assert api_client.get("/api/v1/services/", HTTP_ACCEPT="*/*").content == plain.content
+    assert api_client.get("/api/v1/services/", HTTP_ACCEPT="application/json; indent=4").content == (
+        indented.content
+    )
+
+
+def test_browsable_api_is_never_public_nor_stored(api_client):
+    ServiceFactory()
+    with mock.patch.object(caching.cache, "set", wraps=caching.cache.set) as stored:
+        response = api_client.get("/api/v1/services/?format=api")
+        api_client.get("/api/v1/services/", HTTP_ACCEPT="text/html")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/html")
+    assert "private" in response["Cache-Control"] and "public" not in response["Cache-Control"]
+    assert [c.args[0] for c in stored.call_args_list if c.args[0].startswith("page:")] == []
 
 
 def test_with_the_cache_down_reads_still_answer_uncached(api_client):
-    ServiceFactory(slug="still-here")
+    ServiceFactory(slug="up")
     with mock.patch.object(caching, "cache", dead_redis()):
         response = api_client.get("/api/v1/services/")
-    assert response.status_code == 200
-    assert [s["slug"] for s in response.json()["results"]] == ["still-here"]
-    assert "ETag" not in response
+        assert response.status_code == 200
+        assert [s["slug"] for s in response.json()["results"]] == ["up"]
+        # Proxies may still keep it, and clients revalidate it.
+        assert response["Cache-Control"] == PUBLIC and response["ETag"]
+        assert api_client.get("/api/v1/services/", HTTP_IF_NONE_MATCH=response["ETag"]).status_code == 304
 
 
 def test_warm_cache_fills_every_public_list_and_detail(api_client, django_assert_num_queries, capsys):
     ServiceFactory(slug="warm")
+    CaseStudyFactory(slug="study")
     call_command("warm_cache")
     with django_assert_num_queries(0):
         assert api_client.get("/api/v1/services/").status_code == 200
         assert api_client.get("/api/v1/services/warm/").status_code == 200
+        assert api_client.get("/api/v1/case-studies/study/").status_code == 200
         assert api_client.get("/api/v1/impact-metrics/summary/").status_code == 200
-    assert "warm" in capsys.readouterr().out.lower()
+    assert "Warmed 8 pages." in capsys.readouterr().out
+
+
+def test_a_publish_warms_the_lists_and_its_page(
+    api_client, settings, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    settings.PUBLIC_CACHE_WARM_AFTER_PUBLISH = True
+    draft = CaseStudyFactory(slug="new-study", status="draft", published_at=None)
+    with django_capture_on_commit_callbacks(execute=True):
+        publishing.publishable_publish(instance=draft, actor=None)
+    with django_assert_num_queries(0):
+        listed = api_client.get("/api/v1/case-studies/")
+        page = api_client.get("/api/v1/case-studies/new-study/")
+        api_client.get("/api/v1/services/")
+        api_client.get("/api/v1/impact-stories/")
+    assert [c["slug"] for c in listed.json()["results"]] == ["new-study"]
+    assert page.json()["slug"] == "new-study"
+
+
+def test_a_warm_for_an_older_version_stops(api_client):
+    from common.tasks import public_cache_warm
+
+    version = caching.content_version()
+    caching.content_version_bump()
+    assert public_cache_warm.delay(["/api/v1/services/"], version=version).get() == {"skipped": 1}
+    assert public_cache_warm.delay(["/api/v1/services/"], version=caching.content_version()).get() == {
+        "warmed": 1,
+        "failed": 0,
+    }
 
 
 def test_a_cache_hit_still_carries_security_headers_and_a_request_id(api_client):
@@ -129,95 +214,29 @@ def test_a_cache_hit_still_refuses_a_host_it_does_not_serve(api_client, settings
     assert b"count" not in response.content
 
 
-def test_the_middleware_answers_hits_before_the_view_layer(api_client, django_assert_num_queries):
-    ServiceFactory()
-    api_client.get("/api/v1/services/")
-    with (
-        mock.patch("content.api.views.ServiceListApi.as_view", side_effect=AssertionError),
-        mock.patch("rest_framework.views.APIView.dispatch", side_effect=AssertionError("DRF ran")),
-        django_assert_num_queries(0),
-    ):
-        assert api_client.get("/api/v1/services/").status_code == 200
-
-
-def _uncached_services(request):
-    from django.http import JsonResponse
-
-    return JsonResponse({"served_by": "another urlconf"})
-
-
-def test_the_middleware_follows_a_urlconf_change(api_client, settings):
-    # The middleware remembers which paths are cached views; a new URLconf must not inherit that.
-    ServiceFactory()
-    api_client.get("/api/v1/services/")
-    assert api_client.get("/api/v1/services/").has_header("ETag")  # a hit
-    settings.ROOT_URLCONF = "common.tests.urls_without_public_cache"
-    response = api_client.get("/api/v1/services/")
-    assert response.json() == {"served_by": "another urlconf"}
-    assert not response.has_header("ETag")
-
-
-def _session_middleware_calls():
+def test_a_hit_is_answered_before_the_view_layer_and_a_miss_goes_down_the_chain(
+    api_client, django_assert_num_queries
+):
     from django.contrib.sessions.middleware import SessionMiddleware
 
-    return mock.patch.object(
-        SessionMiddleware, "process_request", autospec=True, side_effect=SessionMiddleware.process_request
-    )
-
-
-def test_a_miss_that_will_be_stored_skips_the_middleware_a_hit_skips(api_client, django_assert_num_queries):
-    # Sessions, CommonMiddleware, CSRF, auth and messages have nothing to add to a public page: the miss
-    # that fills the cache is served past them, as the hits after it are.
-    ServiceFactory(slug="direct")
-    with _session_middleware_calls() as session:
-        miss = api_client.get("/api/v1/services/")
-    assert session.call_count == 0
-    assert miss.status_code == 200 and [s["slug"] for s in miss.json()["results"]] == ["direct"]
-    assert miss.wsgi_request.resolver_match.url_name == "service-list"
-    with django_assert_num_queries(0):
-        assert api_client.get("/api/v1/services/").content == miss.content  # it was stored
-
-
-def test_a_miss_and_the_hit_it_stored_carry_the_same_headers(api_client, django_assert_num_queries):
     ServiceFactory()
-    miss = api_client.get("/api/v1/services/")
-    with django_assert_num_queries(0):  # a hit indeed
-        hit = api_client.get("/api/v1/services/")
-    shared = ("Content-Type", "Content-Length", "ETag", "Cache-Control", "Vary", "X-Frame-Options")
-    assert [miss[h] for h in shared] == [hit[h] for h in shared]
-    assert hit["Content-Length"] == str(len(hit.content))  # not sent chunked
-    assert hit["X-Frame-Options"] == "DENY"
+    real = SessionMiddleware.process_request
+    with mock.patch.object(SessionMiddleware, "process_request", autospec=True, side_effect=real) as session:
+        api_client.get("/api/v1/services/")
+        assert session.call_count == 1  # the miss: the normal chain, down to the view
+        with (
+            mock.patch("rest_framework.views.APIView.dispatch", side_effect=AssertionError("DRF ran")),
+            django_assert_num_queries(0),
+        ):
+            assert api_client.get("/api/v1/services/").status_code == 200
+        assert session.call_count == 1  # the hit: answered above the session middleware
 
 
-def test_a_miss_with_the_cache_down_goes_through_the_whole_chain(api_client):
-    # Nothing will be stored: the page is served like any other (and, with a replica, routed like one).
-    ServiceFactory(slug="uncached")
-    with mock.patch.object(caching, "cache", dead_redis()), _session_middleware_calls() as session:
-        response = api_client.get("/api/v1/services/")
-    assert session.call_count == 1
-    assert [s["slug"] for s in response.json()["results"]] == ["uncached"]
-    assert "ETag" not in response
-
-
-def test_with_atomic_requests_a_miss_is_left_to_djangos_handler(api_client, monkeypatch):
-    # Django's handler wraps such a view in a transaction; the middleware would not.
-    from django.db import connections
-
-    monkeypatch.setitem(connections.settings["default"], "ATOMIC_REQUESTS", True)
-    ServiceFactory(slug="atomic")
-    with _session_middleware_calls() as session:
-        response = api_client.get("/api/v1/services/")
-    assert session.call_count == 1
-    assert [s["slug"] for s in response.json()["results"]] == ["atomic"]
-    assert response["ETag"]  # still stored, by the view's public_cache wrapper
-
-
-def test_a_miss_for_an_unknown_slug_is_still_a_json_404(api_client):
-    with _session_middleware_calls() as session:
-        response = api_client.get("/api/v1/services/no-such-service/")
-    assert session.call_count == 0
+def test_a_miss_for_an_unknown_slug_is_a_json_404_never_public(api_client):
+    response = api_client.get("/api/v1/services/no-such-service/")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+    assert "public" not in response.get("Cache-Control", "")
     assert response["Content-Length"] == str(len(response.content))
 
 
@@ -232,17 +251,16 @@ UNKNOWN_PARAMETER_PATHS = [
 
 @pytest.mark.parametrize("path", UNKNOWN_PARAMETER_PATHS)
 def test_unknown_query_parameters_are_served_but_never_stored(api_client, path):
-    from django.core.cache import cache
-
     ServiceFactory(slug="listed")
     plain = api_client.get(path)
-    assert plain.status_code == 200 and plain["ETag"]
+    assert plain.status_code == 200 and plain["Cache-Control"] == PUBLIC
     with mock.patch.object(caching.cache, "set", wraps=caching.cache.set) as stored:
         for _ in range(50):
             response = api_client.get(path, {"junk": secrets.token_hex(1024)})  # 2 KB each
             assert response.status_code == 200
             assert response.json() == plain.json()
-            assert "ETag" not in response
+            # No cache, ours, a proxy's or a CDN's, keeps one copy per junk value.
+            assert response["Cache-Control"] == "no-cache"
     assert [c.args[0] for c in stored.call_args_list if c.args[0].startswith("page:")] == []
     if hasattr(cache, "keys"):  # Redis: count what is really there
         assert len(cache.keys("page:*")) == 1
@@ -261,7 +279,7 @@ KNOWN_PARAMETER_PATHS = [
 def test_parameters_the_view_understands_are_still_cached(api_client, path, django_assert_num_queries):
     ServiceFactory(slug="listed")
     first = api_client.get(path)
-    assert first.status_code == 200 and first["ETag"]
+    assert first.status_code == 200 and first["Cache-Control"] == PUBLIC
     with django_assert_num_queries(0):
         hit = api_client.get(path)
     assert hit.content == first.content and hit["ETag"] == first["ETag"]
@@ -286,7 +304,7 @@ def test_the_parameters_come_from_the_views_declarations():
         filter_backends = [DjangoFilterBackend, filters.SearchFilter, filters.OrderingFilter]
         search_fields = ["title"]
 
-    understood = caching.query_params_understood(caching.public_cache(View.as_view()))
+    understood = caching.query_params_understood(View)
     assert understood == {
         "format",
         "limit",
@@ -296,4 +314,13 @@ def test_the_parameters_come_from_the_views_declarations():
         "search",
         "ordering",
     }
-    assert caching.query_params_understood(caching.public_cache(lambda request: None)) == frozenset()
+
+
+def test_a_lost_version_starts_a_new_one(api_client):
+    ServiceFactory()
+    first = api_client.get("/api/v1/services/")
+    version = caching.content_version()
+    cache.delete(caching.VERSION_KEY)
+    assert caching.content_version() not in (None, version)
+    assert api_client.get("/api/v1/services/").content == first.content
+    assert Service.objects.count() == 1

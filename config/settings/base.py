@@ -1,7 +1,7 @@
 """
 Settings shared by every mode. All configuration comes from the environment (django-environ).
 
-With no environment the project runs embedded: SQLite, LocMem cache, eager Celery and local files under
+With no environment the project runs embedded: SQLite, a file cache, eager Celery and local files under
 var/. DATABASE_URL switches to pooled PostgreSQL, REDIS_URL to Redis for the cache and the Celery broker.
 """
 
@@ -64,8 +64,10 @@ MIDDLEWARE = [
     "common.middleware.RequestContextMiddleware",
     # Above the public cache, so its answers carry the header too.
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # Public API pages (hits, and misses that will be stored) are served here, before sessions, auth,
-    # CSRF and messages, which have nothing to add to them.
+    # ETags and 304s for hits and misses alike: above the public cache, which stores pages with theirs.
+    "django.middleware.http.ConditionalGetMiddleware",
+    # Public API pages are answered from the cache here, before sessions, auth, CSRF and messages, which
+    # have nothing to add to them; a miss goes on down the chain and is stored on the way out.
     "common.caching.PublicCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -185,20 +187,47 @@ if REDIS_URL:
     }
     DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 else:
+    # Embedded: files under var/, so the development server and every manage.py command share one cache
+    # (the public pages' content version above all) with no service to start.
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": "indivillage",
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
             "KEY_PREFIX": CACHE_KEY_PREFIX,
             "TIMEOUT": env.int("CACHE_TIMEOUT", default=600),
+            "OPTIONS": {"MAX_ENTRIES": 5000},
         }
     }
+
+# The public API's pages (common/caching.py, docs/performance.md). Browsers revalidate every time (a
+# 304 from the nearest cache); shared caches (nginx, a CDN) keep a page S_MAXAGE seconds, so a publish
+# shows through them within that, and may serve it stale while they fetch it again in the background.
+PUBLIC_CACHE_PATH_PREFIX = "/api/"
+PUBLIC_CACHE_MAX_AGE = env.int("PUBLIC_CACHE_MAX_AGE", default=0)
+PUBLIC_CACHE_S_MAXAGE = env.int("PUBLIC_CACHE_S_MAXAGE", default=10)
+PUBLIC_CACHE_STALE_WHILE_REVALIDATE = env.int("PUBLIC_CACHE_STALE_WHILE_REVALIDATE", default=30)
+# Models whose published_at can schedule a change of the public site without a write.
+PUBLIC_CACHE_SCHEDULED_MODELS = ["content.Service", "content.CaseStudy", "impact.ImpactStory"]
+# The lists whose first page is rendered into the cache after a publish (PUBLIC_CACHE_WARM_AFTER_PUBLISH).
+PUBLIC_CACHE_WARM_URL_NAMES = [
+    "service-list",
+    "industry-list",
+    "case-study-list",
+    "location-list",
+    "impact-story-list",
+    "impact-metric-summary",
+]
 
 # --- Celery -----------------------------------------------------------------------------------------
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 # With no broker the tasks run in-process, so the embedded mode needs no other service.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not CELERY_BROKER_URL)
+# After every write of common.publishing a task renders the first page of PUBLIC_CACHE_WARM_URL_NAMES and
+# the row's own page into the cache. Off without a broker: the task would run inside the editor's request.
+PUBLIC_CACHE_WARM_AFTER_PUBLISH = env.bool(
+    "PUBLIC_CACHE_WARM_AFTER_PUBLISH", default=not CELERY_TASK_ALWAYS_EAGER
+)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True

@@ -16,6 +16,10 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Tasks run in-process so tests see their effects; the broker setting itself is tested in test_settings.
 CELERY_TASK_ALWAYS_EAGER = True
+if CACHES["default"]["BACKEND"].endswith("FileBasedCache"):
+    # One in-process cache per test run: the shared file cache of the embedded mode is tested on its own
+    # (common/tests/test_embedded_cache.py), and tests must not see each other's or the dev server's.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "test"}}
 CACHES["default"]["KEY_PREFIX"] = env.str("CACHE_KEY_PREFIX", default="indivillage-test")
 TEST_VAR_DIR = VAR_DIR / "test"
 MEDIA_ROOT = TEST_VAR_DIR / "media"

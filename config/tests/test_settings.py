@@ -61,7 +61,8 @@ def _probe(module: str, **extra) -> dict:
 def test_embedded_mode_needs_no_environment():
     found = _probe("config.settings.local")
     assert found["engine"] == "django.db.backends.sqlite3"
-    assert found["cache"] == "django.core.cache.backends.locmem.LocMemCache"
+    # One cache on disk for the dev server and every command (common/tests/test_embedded_cache.py).
+    assert found["cache"] == "django.core.cache.backends.filebased.FileBasedCache"
     assert found["eager"] is True and found["broker"] == ""
     assert found["private"].endswith("var/private")
     assert found["debug"] is True and found["crypto_key_set"] is True

@@ -1,7 +1,7 @@
 from django.core.management.base import CommandError
 from django.urls import reverse
 
-from common.caching import cache_warm, content_version
+from common.caching import content_version, content_version_bump, public_cache_warm
 from common.commands import BaseCommand
 from common.progress import Progress
 from content import selectors as content_selectors
@@ -31,14 +31,18 @@ def public_paths() -> list[str]:
 
 
 class Command(BaseCommand):
-    help = "Fills the public API cache: every list's first page and every published detail page."
+    help = (
+        "Retires every stored public API page and renders them again: every list's first page and every "
+        "published detail page. Run it after a deploy, or after writing content past the services."
+    )
 
     def handle(self, *args, **options):
         if content_version() is None:
             raise CommandError("The cache cannot be reached (check REDIS_URL): nothing was warmed.")
+        content_version_bump()
         paths = public_paths()
         progress = Progress(self.stdout, total=len(paths), label="Warming")
-        counts = cache_warm(paths, progress=progress)
+        counts = public_cache_warm(paths, progress=progress)
         self.stdout.write(
             self.style.SUCCESS(f"Warmed {counts['warmed']} pages")
             + (f", {counts['failed']} not cacheable" if counts["failed"] else "")
