@@ -1,7 +1,8 @@
 """
 Private servers for outage tests and the fault suite (ops/tests/test_outage.py, bench/faults.py): a
-throw-away PostgreSQL cluster and Redis on free loopback ports, and the app under gunicorn with
-config/gunicorn.py as the Dockerfile runs it. The shared servers are never stopped: whoever kills or
+throw-away PostgreSQL cluster and Redis on free loopback ports, the app under gunicorn with
+config/gunicorn.py as the Dockerfile runs it, and nginx with deploy/nginx/indivillage.conf in front of an
+app (config/tests/test_nginx_cache.py, bench/api.py). The shared servers are never stopped: whoever kills or
 restarts a server starts its own here.
 
 initdb and pg_ctl refuse to run as root: as root (CI) they run as the `postgres` user, in a folder it
@@ -15,6 +16,7 @@ import pwd
 import shutil
 import signal
 import socket
+import string
 import subprocess
 import sys
 import time
@@ -253,3 +255,100 @@ class Server:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
         self._log_file.close()
+
+
+NGINX_CONF = ROOT / "deploy" / "nginx" / "indivillage.conf"
+
+
+def render_nginx_conf(*, listen: str, upstream: str, cache_dir: Path, access_log: Path | str) -> str:
+    """deploy/nginx/indivillage.conf with its ${NGINX_*} names filled in, as envsubst would."""
+    values = {
+        "NGINX_LISTEN": listen,
+        "NGINX_UPSTREAM": upstream,
+        "NGINX_CACHE_DIR": str(cache_dir),
+        "NGINX_ACCESS_LOG": str(access_log),
+    }
+    # safe_substitute leaves nginx's own $variables alone.
+    text = string.Template(NGINX_CONF.read_text()).safe_substitute(values)
+    if "${NGINX_" in text:
+        raise RuntimeError(f"{NGINX_CONF} names a variable render_nginx_conf does not fill in")
+    return text
+
+
+class Nginx:
+    """
+    nginx with deploy/nginx/indivillage.conf on a free loopback port in front of `upstream` (host:port),
+    everything under `base`: cache, logs, pid and temporary files. As root its workers run as root too
+    (Debian's default user could not write to a private temporary folder).
+    """
+
+    def __init__(self, base: Path, upstream: str, *, workers: int = 1, access_log: str = ""):
+        self.program = shutil.which("nginx") or (
+            "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
+        )
+        if self.program is None:
+            raise RuntimeError("no nginx found: apt-get install nginx")
+        self.base = base
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.error_log = base / "error.log"
+        self.access_log = Path(access_log) if access_log else base / "access.log"
+        self.cache_dir = base / "cache"
+        self.process = None
+        (base / "indivillage.conf").write_text(
+            render_nginx_conf(
+                listen=f"127.0.0.1:{self.port}",
+                upstream=upstream,
+                cache_dir=self.cache_dir,
+                access_log=self.access_log,
+            )
+        )
+        temp = "\n".join(
+            f"    {kind}_temp_path {base / kind};"
+            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        )
+        user = "user root root;\n" if os.geteuid() == 0 else ""
+        (base / "nginx.conf").write_text(
+            f"{user}worker_processes {workers};\ndaemon off;\npid {base / 'nginx.pid'};\n"
+            f"error_log {self.error_log} warn;\nevents {{ worker_connections 1024; }}\n"
+            f"http {{\n    default_type application/octet-stream;\n{temp}\n"
+            f"    include {base / 'indivillage.conf'};\n}}\n"
+        )
+
+    def start(self) -> None:
+        # -e: the error log before the configuration is read (the default, /var/log/nginx, is not ours).
+        self.process = subprocess.Popen(  # noqa: S603
+            [
+                self.program,
+                "-p",
+                str(self.base),
+                "-c",
+                str(self.base / "nginx.conf"),
+                "-e",
+                str(self.error_log),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"nginx exited:\n{self.error_log.read_text()[-3000:]}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.5):
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"nginx did not listen in 20 s: {self.error_log}")
+
+    def get(self, path: str, headers: dict | None = None, method: str = "") -> Response:
+        return fetch(self.base_url + path, headers=headers, timeout=30, method=method)
+
+    def stop(self) -> None:
+        """SIGQUIT: the master waits for its workers to finish their requests, then exits."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGQUIT)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-LONG_RUNNING = ("postgres", "redis", "clamav", "web", "worker", "beat")
+LONG_RUNNING = ("postgres", "redis", "clamav", "web", "nginx", "worker", "beat")
 APPS = ("web", "worker", "beat")
 
 
@@ -19,7 +19,7 @@ def _compose() -> dict:
 
 def test_compose_has_its_services_with_the_right_images_and_commands():
     services = _compose()["services"]
-    assert set(services) == {"postgres", "redis", "clamav", "migrate", "web", "worker", "beat"}
+    assert set(services) == {"postgres", "redis", "clamav", "migrate", "web", "nginx", "worker", "beat"}
     # The app image's pg_dump (Debian bookworm: 15) must not be older than the server it backs up.
     assert services["postgres"]["image"] == "postgres:15"
     assert services["redis"]["image"] == "redis:7"
@@ -47,6 +47,7 @@ def test_every_long_running_service_has_a_healthcheck():
     # Beat's health is its heartbeat (ops.beat), read by a management command.
     assert services["beat"]["healthcheck"]["test"][:4] == ["CMD", "python", "manage.py", "beat_alive"]
     assert "clamdcheck" in " ".join(services["clamav"]["healthcheck"]["test"])
+    assert services["nginx"]["healthcheck"]["test"][-1] == "http://localhost/healthz"
     # freshclam downloads the signatures before clamd answers: minutes on a first start.
     assert services["clamav"]["healthcheck"]["start_period"]
 
@@ -101,3 +102,25 @@ def test_dockerfile_runs_gunicorn_as_a_non_root_user():
     assert "gunicorn" in dockerfile and "postgresql-client" in dockerfile
     # collectstatic imports production settings at build time, where there is no clamd.
     assert "CLAMAV_DISABLED=true" in dockerfile
+
+
+def test_nginx_is_the_entrance_and_gunicorn_is_not_published():
+    compose = _compose()
+    services = compose["services"]
+    nginx = services["nginx"]
+    # Debian-based official image: its entrypoint renders /etc/nginx/templates/*.template with envsubst.
+    assert nginx["image"].startswith("nginx:") and nginx["image"].endswith("-bookworm")
+    assert nginx["ports"] == ["8000:80"]
+    assert "ports" not in services["web"]
+    assert nginx["depends_on"]["web"]["condition"] == "service_healthy"
+    assert "./deploy/nginx/indivillage.conf:/etc/nginx/templates/default.conf.template:ro" in nginx["volumes"]
+    template = (ROOT / "deploy" / "nginx" / "indivillage.conf").read_text()
+    used = set(re.findall(r"\$\{(NGINX_\w+)\}", template))
+    assert used == {name for name in nginx["environment"] if name != "NGINX_ENVSUBST_FILTER"}
+    assert nginx["environment"]["NGINX_UPSTREAM"] == "web:8000"
+    # The app believes X-Forwarded-For from nginx's fixed address only.
+    address = nginx["networks"]["default"]["ipv4_address"]
+    for name in APPS:
+        assert services[name]["environment"]["TRUSTED_PROXIES"] == address, name
+    subnet = compose["networks"]["default"]["ipam"]["config"][0]["subnet"]
+    assert address.startswith(subnet.rsplit(".", 1)[0] + ".")
