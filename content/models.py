@@ -74,11 +74,6 @@ class CaseStudy(BaseModel, PublishableModel):
     solution = models.TextField()
     industry = models.ForeignKey(Industry, on_delete=models.PROTECT, related_name="case_studies")
     services = models.ManyToManyField(Service, related_name="case_studies", blank=True)
-    # The public JSON of this case study (content.documents): the list endpoint reads this one column
-    # instead of joining four tables and serializing each row again.
-    api_document = models.TextField(blank=True, default="", editable=False)
-    # When api_document goes stale by the clock alone: a linked service scheduled to go live.
-    api_document_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-published_at", "title"]

@@ -15,7 +15,6 @@ from accounts.services import user_create
 from common.caching import content_version_bump
 from common.crypto import email_blind_index
 from common.models import PublishStatus
-from content.documents import case_study_documents_refresh
 from content.models import CaseStudy, CaseStudyResult, Industry, Service
 from content.services import service_create
 from impact.models import ImpactMetric, ImpactStory, Location
@@ -193,8 +192,6 @@ def seed_demo_run(*, scale: int = 1, progress=None, batch_size: int = 500) -> Se
             CaseStudy.objects.bulk_create(case_studies, batch_size=batch_size)
             CaseStudyResult.objects.bulk_create(results, batch_size=batch_size)
             CaseStudy.services.through.objects.bulk_create(links, batch_size=batch_size)
-            # bulk_create sends no signals: the list's stored documents are rendered here.
-            case_study_documents_refresh(ids=[case_study.pk for case_study in case_studies])
             result.add("case studies", len(case_studies))
             result.add("case study results", len(results))
 

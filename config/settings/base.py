@@ -121,11 +121,6 @@ def database_config(url: str) -> dict:
         if sslmode:
             options["sslmode"] = sslmode
         options.setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=3))
-        # Django turns psycopg's prepared statements off. Its own cursors bind client-side and never
-        # prepare anyway; the few statements that ask to be prepared (content.documents) need this.
-        # Off behind a pooler that cannot keep them per connection: DATABASE_PREPARED_STATEMENTS=false.
-        if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
-            options.setdefault("prepare_threshold", 5)
         config["CONN_MAX_AGE"] = 0
         config["CONN_HEALTH_CHECKS"] = False
     return config
