@@ -11,7 +11,14 @@ class AccountsConfig(AppConfig):
         # (no sender filter): a new content model gets its permissions without a data migration.
         from .services import editors_group_sync
 
-        def _sync(sender, **kwargs):
-            editors_group_sync(using=kwargs.get("using", "default"))
+        def _sync(sender, apps, using="default", **kwargs):
+            # `apps` is the schema the migrations left, as Django's own create_permissions reads it:
+            # after `migrate auth zero` (or contenttypes) there is no group to sync.
+            try:
+                for label in ("auth.Group", "auth.Permission", "contenttypes.ContentType"):
+                    apps.get_model(label)
+            except LookupError:
+                return
+            editors_group_sync(using=using)
 
         post_migrate.connect(_sync, dispatch_uid="accounts.editors_group_sync", weak=False)

@@ -16,10 +16,15 @@ class OpsConfig(AppConfig):
             database_connection_replace_if_closed, dispatch_uid="ops.database_connection_replace_if_closed"
         )
 
-        def _install(sender, using="default", **kwargs):
-            # After django_celery_beat's own tables exist: post_migrate runs once all apps are migrated.
+        def _install(sender, apps, using="default", **kwargs):
+            # After django_celery_beat's own tables exist: post_migrate runs once all apps are migrated,
+            # and `apps` is the schema they left (none after `migrate django_celery_beat zero`).
             # Only on the primary, which beat reads: `migrate --database replica` (and the test replica)
             # must not write a schedule to a read-only standby.
+            try:
+                apps.get_model("django_celery_beat", "PeriodicTask")
+            except LookupError:
+                return
             if using == "default":
                 beat_schedule_install(using=using)
 
