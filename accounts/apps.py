@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.apps import apps as global_apps
 from django.db.models.signals import post_migrate
 
 
@@ -11,9 +12,9 @@ class AccountsConfig(AppConfig):
         # (no sender filter): a new content model gets its permissions without a data migration.
         from .services import editors_group_sync
 
-        def _sync(sender, apps, using="default", **kwargs):
-            # `apps` is the schema the migrations left, as Django's own create_permissions reads it:
-            # after `migrate auth zero` (or contenttypes) there is no group to sync.
+        def _sync(sender, apps=global_apps, using="default", **kwargs):
+            # `apps` is the schema the migrations left (flush sends none: the project's own), read as
+            # Django's create_permissions reads it: after `migrate auth zero` there is no group to sync.
             try:
                 for label in ("auth.Group", "auth.Permission", "contenttypes.ContentType"):
                     apps.get_model(label)

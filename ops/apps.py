@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.apps import apps as global_apps
 from django.db.models.signals import post_migrate
 
 
@@ -16,7 +17,7 @@ class OpsConfig(AppConfig):
             database_connection_replace_if_closed, dispatch_uid="ops.database_connection_replace_if_closed"
         )
 
-        def _install(sender, apps, using="default", **kwargs):
+        def _install(sender, apps=global_apps, using="default", **kwargs):
             # After django_celery_beat's own tables exist: post_migrate runs once all apps are migrated,
             # and `apps` is the schema they left (none after `migrate django_celery_beat zero`).
             # Only on the primary, which beat reads: `migrate --database replica` (and the test replica)
