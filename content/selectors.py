@@ -36,6 +36,8 @@ def case_study_relations(rows: list[dict]) -> list[dict]:
     The rows of case_study_list() with what hangs off each: `industry`, `results` and the public
     `services`, as dicts of the related rows' values. Two queries, whatever the number of rows.
     """
+    if not rows:  # past the last page: nothing to ask the database
+        return rows
     ids = [row["id"] for row in rows]
     results = defaultdict(list)
     for case_study_id, metric, value, description in (
