@@ -66,6 +66,20 @@ def production_env(*, database_url: str, var_dir: Path, **extra: str) -> dict:
     return env
 
 
+def embedded_env(*, var_dir: Path, **extra: str) -> dict:
+    """
+    The environment of `manage.py` as a newcomer runs it (embedded: SQLite and the file cache under
+    `var_dir`, no other service): this process's environment without a test run's own settings.
+    """
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DATABASE_", "DJANGO_", "REDIS_", "CELERY_", "CACHE_"))
+        and key not in ("REQUIRE_POSTGRES", "PYTEST_CURRENT_TEST")
+    }
+    return {**env, "VAR_DIR": str(var_dir), "CLAMAV_DISABLED": "true", "PYTHONPATH": str(ROOT), **extra}
+
+
 def wait_until(predicate, *, within: float, what: str = "the condition", log: Path | None = None) -> float:
     """Polls `predicate` every 0.25 s; the seconds it took, or AssertionError (with the log's tail)."""
     started = time.monotonic()

@@ -5,22 +5,11 @@ server's pages at once, and `warm_cache` fills the cache the server reads.
 """
 
 import json
-import os
 import subprocess
 import sys
 import urllib.request
 
-from common.testing.stack import ROOT, free_port, wait_until
-
-
-def _env(var_dir) -> dict:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("DATABASE_", "DJANGO_", "REDIS_", "CELERY_", "CACHE_"))
-        and key not in ("REQUIRE_POSTGRES", "PYTEST_CURRENT_TEST")
-    }
-    return {**env, "VAR_DIR": str(var_dir), "CLAMAV_DISABLED": "true"}
+from common.testing.stack import ROOT, embedded_env, free_port, wait_until
 
 
 def _manage(env: dict, *args: str) -> str:
@@ -66,7 +55,7 @@ print("stored" if lookup.stored else "missing")
 
 
 def test_the_dev_server_and_commands_share_one_cache(tmp_path):
-    env = _env(tmp_path / "var")
+    env = embedded_env(var_dir=tmp_path / "var")
     _manage(env, "migrate", "--noinput", "-v0")
     _manage(env, "shell", "-c", SHELL_PUBLISH)
     port = free_port()

@@ -4,7 +4,6 @@ PostgreSQL server of the suite), every app goes to zero and back, in one child p
 """
 
 import json
-import os
 import subprocess
 import sys
 import uuid
@@ -13,7 +12,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from common.testing.stack import ROOT
+from common.testing.stack import ROOT, embedded_env
 
 # The issue's reports first (a post_migrate hook once read a table these steps had removed), then
 # every app with migrations to zero, then everything forward again.
@@ -45,23 +44,6 @@ print(json.dumps({"steps": len(steps), "missing": missing, "unreadable": unreada
 """
 
 
-def _env(tmp_path, database_url: str) -> dict:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("DATABASE_", "DJANGO_", "REDIS_", "CELERY_", "CACHE_"))
-        and key not in ("REQUIRE_POSTGRES", "PYTEST_CURRENT_TEST")
-    }
-    return {
-        **env,
-        "DJANGO_SETTINGS_MODULE": "config.settings.local",
-        "DATABASE_URL": database_url,
-        "DATABASE_POOL": "false",
-        "VAR_DIR": str(tmp_path / "var"),
-        "PYTHONPATH": str(ROOT),
-    }
-
-
 @pytest.fixture
 def fresh_database_url(tmp_path):
     """A database no test has touched: a new file, or a new database on the suite's PostgreSQL server."""
@@ -82,7 +64,12 @@ def test_every_app_migrates_to_zero_and_back(tmp_path, fresh_database_url):
     done = subprocess.run(
         [sys.executable, "-c", SCRIPT],
         cwd=ROOT,
-        env=_env(tmp_path, fresh_database_url),
+        env=embedded_env(
+            var_dir=tmp_path / "var",
+            DJANGO_SETTINGS_MODULE="config.settings.local",
+            DATABASE_URL=fresh_database_url,
+            DATABASE_POOL="false",
+        ),
         capture_output=True,
         text=True,
         timeout=600,

@@ -4,23 +4,14 @@ from django.urls import reverse
 from common.caching import content_version, content_version_bump, public_cache_warm
 from common.commands import BaseCommand
 from common.progress import Progress
+from common.publishing import public_pages_of
 from content import selectors as content_selectors
 from impact import selectors as impact_selectors
 
 
 def public_paths() -> list[str]:
     """Every public list (first page) and every published detail page."""
-    paths = [
-        reverse(name)
-        for name in (
-            "service-list",
-            "industry-list",
-            "case-study-list",
-            "location-list",
-            "impact-story-list",
-            "impact-metric-summary",
-        )
-    ]
+    paths = public_pages_of()
     for name, queryset in (
         ("service-detail", content_selectors.service_list()),
         ("case-study-detail", content_selectors.case_study_list()),
