@@ -356,7 +356,7 @@ REST_FRAMEWORK = {
     # Closed by default: every public view opens itself explicitly.
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": [
-        "rest_framework.renderers.JSONRenderer",
+        "common.renderers.JSONRenderer",  # orjson
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     # DRF's three, with the project's JSON parser: a deeply nested body is a 400, not a 500.
