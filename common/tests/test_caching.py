@@ -324,3 +324,32 @@ def test_a_lost_version_starts_a_new_one(api_client):
     assert caching.content_version() not in (None, version)
     assert api_client.get("/api/v1/services/").content == first.content
     assert Service.objects.count() == 1
+
+
+def test_a_new_release_of_the_code_never_serves_the_old_codes_pages(
+    api_client, monkeypatch, django_assert_num_queries
+):
+    # A deploy that changes a serializer: the pages stored by the old code are not served by the new.
+    ServiceFactory()
+    api_client.get("/api/v1/services/")
+    with django_assert_num_queries(0):
+        api_client.get("/api/v1/services/")
+    monkeypatch.setattr(caching, "code_fingerprint", lambda: "the-next-release")
+    with django_assert_num_queries(3):  # rendered again: the count, the page, its features
+        api_client.get("/api/v1/services/")
+
+
+def test_the_code_fingerprint_covers_the_serializers(monkeypatch):
+    from pathlib import Path
+
+    before = caching.code_fingerprint.__wrapped__()
+    read_bytes = Path.read_bytes
+
+    def edited(path):
+        data = read_bytes(path)
+        return (
+            data + b"\n# a new field" if path.name == "serializers.py" and "content" in path.parts else data
+        )
+
+    monkeypatch.setattr(Path, "read_bytes", edited)
+    assert caching.code_fingerprint.__wrapped__() != before
