@@ -11,6 +11,8 @@ from celery.exceptions import Retry
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
+from . import caching
+
 # What an outage raises, not a bug: PostgreSQL restarting or unreachable, the broker or Redis likewise.
 TRANSIENT_ERRORS = (
     OperationalError,
@@ -56,9 +58,6 @@ class RetryingTask(Task):
 @shared_task(base=RetryingTask)
 def public_cache_warm(paths: list[str], version: str | None = None) -> dict:
     """Renders `paths` into the public cache; skipped when a newer content version has been set since."""
-    from .caching import content_version
-    from .caching import public_cache_warm as warm
-
-    if version is not None and content_version() != version:
+    if version is not None and caching.content_version() != version:
         return {"skipped": len(paths)}
-    return warm(paths)
+    return caching.public_cache_warm(paths)
