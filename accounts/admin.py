@@ -1,24 +1,10 @@
-import json
-
 from django import forms
-from django.contrib import admin, messages
-from django.contrib.admin import helpers
+from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
-from django.core.exceptions import PermissionDenied
-from django.core.serializers.json import DjangoJSONEncoder
-from django.http import HttpResponse, HttpResponseRedirect
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
-
-from audit.gdpr import GdprRefused, user_erase, user_export, visitor_data_erase
-from audit.models import ErasureReason
-from audit.selectors import user_erasure_preview, visitor_submissions
-from common.crypto import email_blind_index
 
 from .forms import UserPasswordForm, password_actor
-from .models import Role, User
-from .selectors import user_by_email
+from .models import User
 from .services import user_admin_update, user_create
 
 
@@ -34,13 +20,6 @@ class UserEditForm(UserChangeForm):
         fields = "__all__"
 
     email = forms.EmailField(help_text="The log-in name. Letter case does not matter.")
-
-
-class VisitorEraseForm(forms.Form):
-    email = forms.EmailField(
-        max_length=254,
-        help_text="The address of a visitor without an account who asked for their forms to be erased.",
-    )
 
 
 @admin.register(User)
@@ -81,15 +60,6 @@ class UserAdmin(DjangoUserAdmin):
         )
     ]
     filter_horizontal = []
-    actions = ["export_personal_data", "erase_users"]
-
-    def get_urls(self):
-        erase_visitor = path(
-            "erase-visitor-data/",
-            self.admin_site.admin_view(self.erase_visitor_data_view),
-            name="accounts_user_erase_visitor_data",
-        )
-        return [erase_visitor, *super().get_urls()]
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -113,99 +83,10 @@ class UserAdmin(DjangoUserAdmin):
             password_actor.reset(token)
 
     def save_related(self, request, form, formsets, change):
-        # Groups and permissions follow the role (accounts.services.user_role_apply); nothing to save.
+        # Groups and permissions follow the role (accounts.roles.role_apply); nothing to save.
         pass
 
-    # --- GDPR ---------------------------------------------------------------------------------------
-
     def has_delete_permission(self, request, obj=None):
-        # A user goes only by erasure (the action below): a plain delete would leave their files in
+        # A user goes only by erasure (compliance.admin's action): a plain delete would leave their files in
         # storage, their visitor submissions in the database and no ErasureRecord to replay.
         return False
-
-    def has_gdpr_permission(self, request):
-        return request.user.is_active and request.user.role == Role.ADMIN
-
-    @admin.action(description="Export personal data (JSON)", permissions=["gdpr"])
-    def export_personal_data(self, request, queryset):
-        users = list(queryset[:2])
-        if len(users) != 1:
-            self.message_user(
-                request, "Select exactly one user: an export is one person's file.", messages.WARNING
-            )
-            return None
-        document = user_export(user=users[0], actor=request.user)
-        response = HttpResponse(
-            json.dumps(document, cls=DjangoJSONEncoder, indent=2, ensure_ascii=False),
-            content_type="application/json; charset=utf-8",
-        )
-        response["Content-Disposition"] = f'attachment; filename="personal-data-{users[0].pk}.json"'
-        response["Cache-Control"] = "private, no-store"
-        return response
-
-    @admin.action(description="Erase selected users (GDPR)", permissions=["gdpr"])
-    def erase_users(self, request, queryset):
-        users = list(queryset)
-        if request.POST.get("post") != "yes":
-            context = {
-                **self.admin_site.each_context(request),
-                "title": "Erase users and their personal data?",
-                "opts": self.model._meta,
-                "rows": user_erasure_preview(users=users),
-                "queryset": users,
-                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-                "media": self.media,
-            }
-            request.current_app = self.admin_site.name
-            return TemplateResponse(request, "admin/accounts/user/erase_selected_confirmation.html", context)
-        erased, refused = 0, []
-        for user in users:
-            if user.pk == request.user.pk:
-                refused.append(f"{user.email}: not your own account; another admin must erase it.")
-                continue
-            try:
-                user_erase(user=user, actor=request.user, reason=ErasureReason.ADMIN)
-            except GdprRefused as refusal:
-                refused.append(f"{user.email}: {refusal.messages[0]}")
-                continue
-            erased += 1
-        if erased:
-            self.message_user(request, f"Erased {erased} user(s) and their personal data.", messages.SUCCESS)
-        for message in refused:
-            self.message_user(request, f"Not erased: {message}", messages.ERROR)
-        return None
-
-    def erase_visitor_data_view(self, request):
-        """
-        The erasure request of a visitor without an account: the admin enters the address, sees how many
-        forms it sent, then confirms (a second POST with confirm=yes). Admins only; CSRF-protected.
-        """
-        if not self.has_gdpr_permission(request):
-            raise PermissionDenied
-        form = VisitorEraseForm(request.POST or None)
-        matches = None
-        if request.method == "POST" and form.is_valid():
-            email = form.cleaned_data["email"]
-            if request.POST.get("confirm") == "yes":
-                try:
-                    record = visitor_data_erase(email=email, actor=request.user)
-                except GdprRefused as refusal:
-                    form.add_error("email", refusal.messages[0])
-                else:
-                    self.message_user(
-                        request, f"Erased the visitor's forms (erasure record {record.pk}).", messages.SUCCESS
-                    )
-                    return HttpResponseRedirect(reverse("admin:accounts_user_changelist"))
-            else:
-                matches = visitor_submissions(email_hash=email_blind_index(email)).count()
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Erase a visitor's form submissions (GDPR)",
-            "opts": self.model._meta,
-            "form": form,
-            "matches": matches,
-            "has_account": form.is_valid() and user_by_email(email=form.cleaned_data["email"]) is not None,
-            "media": self.media,
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, "admin/accounts/user/erase_visitor_data.html", context)

@@ -8,9 +8,12 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self):
+        # Registers the tasks that the services queue by name (common.tasks.task_delay).
+        from . import tasks  # noqa: F401
+
         # Permissions are created app by app in post_migrate, so the group is synced after each app's
         # (no sender filter): a new content model gets its permissions without a data migration.
-        from .services import editors_group_sync
+        from .roles import editors_group_sync
 
         def _sync(sender, apps=global_apps, using="default", **kwargs):
             # `apps` is the schema the migrations left (flush sends none: the project's own), read as

@@ -1,21 +1,17 @@
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.db.models.functions import Lower
 from django.utils.crypto import salted_hmac
 from django_countries.fields import CountryField
 from django_cryptography.fields import encrypt
 
+from audit.services import audit_record
 from common.crypto import normalize_email
 from common.models import BaseModel
 
-
-class Role(models.TextChoices):
-    ADMIN = "admin", "Admin"
-    EDITOR = "editor", "Editor"
-    USER = "user", "User"
-
+from .roles import Role, role_apply
 
 THEMES = ("light", "dark")
 SESSION_HASH_SALT = "accounts.User.get_session_auth_hash"
@@ -46,18 +42,26 @@ class UserManager(BaseUserManager):
         # stored address is that account, and no other spelling is; never `iexact` (see user_by_email).
         return self.get(email=normalize_email(username))
 
-    # createsuperuser and the tests use these; application code goes through accounts.services.
-    def create_user(self, email, password=None, **fields):
-        from .services import user_create
-
-        return user_create(email=email, password=password, **fields)
+    # Django's hook for creating users (createsuperuser calls it); accounts.services.user_create, the
+    # service the rest of the code calls, delegates here, so that both paths audit and apply the role.
+    @transaction.atomic
+    def create_user(self, email, password=None, *, actor=None, **fields):
+        user = self.model(email=normalize_email(email), **fields)
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.full_clean()
+        user.save(using=self._db)
+        role_apply(user=user)
+        # The audit keeps ids and the role only: never the address or other PII.
+        audit_record(actor=actor, action="user.created", entity=user, changes={"role": user.role})
+        return user
 
     def create_superuser(self, email, password=None, **fields):
-        from .services import user_create
-
         fields.pop("is_staff", None)
         fields.pop("is_superuser", None)
-        return user_create(email=email, password=password, role=Role.ADMIN, **fields)
+        return self.create_user(email, password, **{**fields, "role": Role.ADMIN})
 
 
 class User(BaseModel, AbstractBaseUser, PermissionsMixin):
@@ -78,7 +82,7 @@ class User(BaseModel, AbstractBaseUser, PermissionsMixin):
         help_text="Admins manage everything; editors manage content and impact only; users are clients.",
     )
     is_active = models.BooleanField(default=True)
-    # Derived from role by accounts.services.user_role_apply; never set on their own.
+    # Derived from role by accounts.roles.role_apply; never set on their own.
     is_staff = models.BooleanField(default=False, editable=False)
     preferences = models.JSONField(default=default_preferences, blank=True, validators=[validate_preferences])
     legal_hold = models.BooleanField(

@@ -1,6 +1,6 @@
 """
 E-mail verification: proof that an account controls its address. Only a verified account owns the
-forms sent without an account with that address (audit.selectors.user_submissions).
+forms sent without an account with that address (compliance.selectors.user_submissions).
 
 The token is signed (django.core.signing, so it expires after EMAIL_VERIFICATION_MAX_AGE) and carries
 an HMAC of the user's id, normalised address and email_verified_at: verifying sets email_verified_at,
@@ -19,6 +19,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from audit.services import audit_record
 from common import ratelimit
 from common.crypto import normalize_email
+from common.tasks import task_delay
 
 from .models import User
 
@@ -73,10 +74,8 @@ def email_verify(*, token: str, user: User) -> User:
 
 def email_verification_queue(*, user: User, kind: str = MAIL_VERIFY) -> None:
     """Sends the mail after commit, by a Celery task: a rolled-back sign-up mails nobody."""
-    from .tasks import email_verification_send
-
     user_id = str(user.pk)
-    transaction.on_commit(lambda: email_verification_send.delay(user_id, kind))
+    transaction.on_commit(lambda: task_delay("accounts.tasks.email_verification_send", user_id, kind))
 
 
 def email_verification_resend(*, user: User) -> None:
@@ -92,7 +91,7 @@ def email_verification_resend(*, user: User) -> None:
     email_verification_queue(user=user)
 
 
-def email_verification_mail(*, user: User, kind: str) -> None:
+def email_verification_send(*, user: User, kind: str) -> None:
     """The mail itself (run by the task). A known address gets a hint to log in, and a link if unverified."""
     link = email_verification_link(user=user) if user.email_verified_at is None else ""
     context = {"user": user, "link": link, "max_age_days": settings.EMAIL_VERIFICATION_MAX_AGE // 86400}

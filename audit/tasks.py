@@ -2,28 +2,16 @@ import logging
 
 from celery import shared_task
 
+from common.locks import job_lock
 from common.tasks import RetryingTask
+
+from .selectors import audit_chain_verify as verify
 
 logger = logging.getLogger(__name__)
 
 
 @shared_task(base=RetryingTask)
-def apply_retention() -> dict:
-    from .retention import retention_apply
-
-    run = retention_apply()  # takes its own lock: an overlapping run is a no-op
-    if run.locked_out:
-        logger.info("apply_retention: another run holds the lock; skipped")
-        return {"skipped": True}
-    return {r.name: r.done for r in run.results}
-
-
-@shared_task(base=RetryingTask)
-def verify_audit_chain() -> dict:
-    from ops.locks import job_lock
-
-    from .chain import verify
-
+def audit_chain_verify() -> dict:
     with job_lock("verify_audit_chain") as held:
         if not held:
             return {"skipped": True}

@@ -11,7 +11,7 @@ Ours is timed two ways in every round:
     cold    `manage.py backup_db` and `manage.py verify_backup` as two child processes, each paying
             Python's and Django's start-up (about 1.6 s each here), as an operator's shell runs them;
     warm    the same two commands through call_command in one process that has Django loaded, as the
-            nightly beat job runs them in a Celery worker (ops.tasks.backup_database with verify).
+            nightly beat job runs them in a Celery worker (ops.tasks.backup_create with verify).
 The order of bare, cold and warm rotates from round to round; the median of the rounds is reported.
 Target: ours / bare <= 1.3.
 

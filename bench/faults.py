@@ -455,7 +455,7 @@ ERASURE_HELD = """
 import time
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from audit.gdpr import user_erase
+from compliance.gdpr import user_erase
 user = get_user_model().objects.get(email="erase-me@example.com")
 with transaction.atomic():
     user_erase(user=user, reason="admin")

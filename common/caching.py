@@ -8,7 +8,7 @@ a 200 to a GET whose `Cache-Control` is `public` (PublicReadMixin sets it on pub
 no cookie. The same headers let a reverse proxy or a CDN cache the page (deploy/nginx, README).
 
 Every public page is retired at once by a new content version, which the services that write content
-(common.publishing, which the admin calls) and every bulk path set on commit. Rows scheduled to go live
+(content.publishing, which the admin calls) and every bulk path set on commit. Rows scheduled to go live
 need no write: the earliest future publication time is kept beside the version, and the first request
 after it sets a new version itself. Conditional requests are Django's ConditionalGetMiddleware's: the
 ETag is a hash of the body, so a page rendered again after a new version keeps its ETag when its

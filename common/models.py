@@ -91,7 +91,7 @@ class PublishableModel(SoftDeleteModel):
     objects = PublishableManager()
     all_objects = models.Manager.from_queryset(PublishableQuerySet)()
     # The name of the URL of the row's public API page (taking its slug): rendered into the cache after
-    # a publish (common.publishing).
+    # a publish (content.publishing).
     api_detail_url_name: str | None = None
 
     class Meta:
@@ -116,3 +116,20 @@ def live_slug_constraint(model_label: str) -> models.UniqueConstraint:
         name=f"{model_label}_slug_unique_live",
         violation_error_message="Another live item already uses this slug.",
     )
+
+
+class JobLock(BaseModel):
+    """
+    A named lock held by one run of a periodic job, in the database so that it works the same on SQLite
+    and PostgreSQL and across hosts. `expires_at` frees a lock whose holder died without releasing it.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    holder = models.CharField(max_length=200)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return f"{self.name} held by {self.holder} until {self.expires_at:%Y-%m-%d %H:%M:%S}"

@@ -6,7 +6,7 @@ on its last, is retried with backoff instead of being acked as failed and lost.
 
 import kombu.exceptions
 import redis.exceptions
-from celery import Task, shared_task
+from celery import Task, current_app, shared_task
 from celery.exceptions import Retry
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
@@ -61,3 +61,12 @@ def public_cache_warm(paths: list[str], version: str | None = None) -> dict:
     if version is not None and caching.content_version() != version:
         return {"skipped": len(paths)}
     return caching.public_cache_warm(paths)
+
+
+def task_delay(name: str, *args, **kwargs):
+    """
+    Queues the registered task `name` (its module path, e.g. "uploads.tasks.upload_process"). Services
+    queue their tasks by name because the tasks import the services they call: importing the tasks back
+    would be a cycle. Each app registers its tasks in AppConfig.ready(); an unknown name is a KeyError.
+    """
+    return current_app.tasks[name].delay(*args, **kwargs)

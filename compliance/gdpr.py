@@ -29,6 +29,7 @@ from knox.models import get_token_model
 from accounts.models import Role, User
 from accounts.selectors import user_by_email
 from accounts.services import password_confirmed
+from audit.services import audit_record
 from common.caching import content_version_bump
 from common.crypto import email_blind_index
 from submissions.models import FormSubmission
@@ -36,7 +37,6 @@ from uploads.services import uploads_delete_for_user
 
 from . import selectors
 from .models import ErasureReason, ErasureRecord
-from .services import audit_record
 
 logger = logging.getLogger(__name__)
 

@@ -18,11 +18,19 @@ from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from accounts.models import Role, User
+from audit import chain
+from audit.models import AuditLog
+from audit.services import audit_record
 from common.caching import content_version_bump
 from common.crypto import email_blind_index
+from common.locks import job_lock
+from common.models import SoftDeleteModel
+from submissions.models import FormSubmission
+from uploads.models import FileUpload
+from uploads.services import upload_delete
 
-from . import chain
-from .services import audit_record
+from .gdpr import user_anonymize
 
 LOCK_NAME = "apply_retention"
 
@@ -77,8 +85,6 @@ def retention_periods() -> dict[str, timedelta]:
 
 
 def _held_users() -> QuerySet:
-    from accounts.models import User
-
     return User.objects.filter(legal_hold=True)
 
 
@@ -87,8 +93,6 @@ def _held_email_hashes() -> list[str]:
 
 
 def _users_expired(cutoff):
-    from accounts.models import Role, User
-
     never_logged_in = Q(last_login__isnull=True, created_at__lt=cutoff)
     # An active admin is never anonymised by a timer: the organisation could lose its last way in.
     return (
@@ -99,14 +103,10 @@ def _users_expired(cutoff):
 
 
 def _uploads_expired(cutoff):
-    from uploads.models import FileUpload
-
     return FileUpload.objects.filter(created_at__lt=cutoff).order_by("pk")
 
 
 def _submissions_expired(cutoff):
-    from submissions.models import FormSubmission
-
     return FormSubmission.objects.filter(created_at__lt=cutoff).order_by("pk")
 
 
@@ -115,8 +115,6 @@ def _submissions_held(qs):
 
 
 def _soft_deleted_models():
-    from common.models import SoftDeleteModel
-
     return [m for m in apps.get_models() if issubclass(m, SoftDeleteModel)]
 
 
@@ -130,8 +128,6 @@ def _run_users(result, *, dry_run, batch_size, on_batch):
     result.matched = result.held + todo.count()
     if dry_run:
         return
-    from audit.gdpr import user_anonymize
-
     seen = set()
     while True:
         with transaction.atomic():
@@ -147,8 +143,6 @@ def _run_users(result, *, dry_run, batch_size, on_batch):
 
 
 def _run_uploads(result, *, dry_run, batch_size, on_batch):
-    from uploads.services import upload_delete
-
     expired = _uploads_expired(result.cutoff)
     result.held = expired.filter(user__legal_hold=True).count()
     todo = expired.filter(user__legal_hold=False).select_related("analysis")
@@ -166,8 +160,6 @@ def _run_uploads(result, *, dry_run, batch_size, on_batch):
 
 
 def _run_submissions(result, *, dry_run, batch_size, on_batch):
-    from submissions.models import FormSubmission
-
     expired = _submissions_expired(result.cutoff)
     held = _submissions_held(expired)
     result.held = held.count()
@@ -190,8 +182,6 @@ def _audit_purge_boundary(cutoff) -> int:
     vouches for what came before the first row left), so it stops before the first row that is not
     yet due, and before the first expired row about a user on legal hold.
     """
-    from .models import AuditLog
-
     rows = AuditLog.objects.all()
     first_kept = rows.filter(created_at__gte=cutoff).order_by("sequence").values_list("sequence", flat=True)
     boundary = first_kept.first()
@@ -210,8 +200,6 @@ def _audit_purge_boundary(cutoff) -> int:
 
 
 def _run_audit(result, *, dry_run, batch_size, on_batch):
-    from .models import AuditLog
-
     boundary = _audit_purge_boundary(result.cutoff)
     expired = AuditLog.objects.filter(created_at__lt=result.cutoff)
     todo = AuditLog.objects.filter(sequence__lte=boundary)
@@ -301,8 +289,6 @@ def retention_apply(
     says so (`locked_out`). A dry run counts what would be done and writes nothing, not even the audit
     row: it is a question, not a run.
     """
-    from ops.locks import job_lock
-
     periods = retention_periods()
     names = policies or list(POLICIES)
     unknown = [n for n in names if n not in POLICIES]
@@ -336,7 +322,7 @@ def retention_apply(
         if not dry_run:
             audit_record(
                 action="retention.run",
-                entity_type="audit.retention",
+                entity_type="compliance.retention",
                 changes={
                     r.name: {
                         "matched": r.matched,

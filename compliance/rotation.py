@@ -21,12 +21,13 @@ from django.utils import timezone
 from django_cryptography.core.signing import BadSignature
 from django_cryptography.utils.crypto import InvalidToken
 
+from audit.services import audit_record
 from common.caching import content_version_bump
 from common.crypto import email_blind_index
 from common.encryption import encrypted_fields, key_fingerprint, keyring
+from submissions.models import FormSubmission
 
 from .models import KeyRotation, KeyRotationKind
-from .services import audit_record
 
 BLIND_INDEX_FIELD = "submissions.formsubmission.email_hash"
 
@@ -277,8 +278,6 @@ def blind_index_recompute(
 
 
 def _blind_index_batch(rotation_pk, batch_size: int) -> BatchDone | None:
-    from submissions.models import FormSubmission
-
     with transaction.atomic():
         rotation = KeyRotation.objects.select_for_update().get(pk=rotation_pk)
         if rotation.finished_at is not None:

@@ -5,11 +5,10 @@ import logging
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from audit.models import AuditLog
 from common.crypto import email_blind_index
 from submissions.models import FormSubmission
 from uploads.models import FileUpload
-
-from .models import AuditLog
 
 logger = logging.getLogger(__name__)
 

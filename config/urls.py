@@ -16,6 +16,7 @@ api_v1 = [
     path("", include("impact.api.urls")),
     path("", include("submissions.api.urls")),
     path("", include("accounts.api.urls")),
+    path("", include("compliance.api.urls")),
     path("", include("uploads.api.urls")),
 ]
 

@@ -1,7 +1,6 @@
 from django.contrib import admin
 
-from common.admin import AuditedAdmin, PublishableAdmin
-
+from .admin_base import AuditedAdmin, PublishableAdmin
 from .api.serializers import CaseStudySerializer, ServiceSerializer
 from .models import CaseStudy, CaseStudyResult, Industry, Service, ServiceFeature
 

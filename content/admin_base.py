@@ -1,4 +1,7 @@
-"""The admin every publishable model shares: state column, publishing actions, trash, API preview."""
+"""
+The admin that content and impact share: every save and delete through content.publishing (audited),
+and for publishable rows the state column, publishing actions, trash and API preview.
+"""
 
 import json
 
@@ -20,27 +23,10 @@ from .publishing import (
 )
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """
-    Rows that code writes and reads back (audit rows, job locks, backup records), or that are edited
-    elsewhere (impact metrics, with their story): shown to staff, never added, changed or deleted here,
-    superusers included.
-    """
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 class AuditedAdmin(admin.ModelAdmin):
     """
     Content rows (industries, locations, and through PublishableAdmin the publishable ones): every save
-    and every delete, single or the bulk "delete selected" action, goes through common.publishing and
+    and every delete, single or the bulk "delete selected" action, goes through content.publishing and
     leaves an audit row.
     """
 
@@ -89,7 +75,7 @@ class TrashFilter(admin.SimpleListFilter):
 
 class PublishableAdmin(AuditedAdmin):
     """
-    Writes go through common.publishing (audited). Editors publish, unpublish and move to the trash;
+    Writes go through content.publishing (audited). Editors publish, unpublish and move to the trash;
     only admins delete for good. `preview_serializer` is the API serializer a preview renders with.
     """
 

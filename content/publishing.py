@@ -14,10 +14,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.services import audit_record
-
-from .caching import content_version, content_version_bump
-from .models import PublishableModel, PublishStatus
-from .tasks import public_cache_warm
+from common.caching import content_version, content_version_bump
+from common.models import PublishableModel, PublishStatus
+from common.tasks import public_cache_warm
 
 
 def _audit(action: str, instance: models.Model, actor, **changes) -> None:

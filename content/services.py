@@ -3,7 +3,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from common.models import PublishStatus
-from common.publishing import public_pages_changed
+from content.publishing import public_pages_changed
 
 from .models import Service, ServiceFeature
 

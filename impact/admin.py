@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from common.admin import AuditedAdmin, PublishableAdmin, ReadOnlyAdmin
+from common.admin import ReadOnlyAdmin
+from content.admin_base import AuditedAdmin, PublishableAdmin
 
 from .api.serializers import ImpactStorySerializer
 from .models import ImpactMetric, ImpactStory, Location

@@ -14,10 +14,11 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from common.admin import ReadOnlyAdmin
+from common.models import JobLock
 
 from .health import age_text
 from .metrics import db_metrics, human_bytes
-from .models import BackupRecord, Heartbeat, JobLock, VerifyStatus
+from .models import BackupRecord, Heartbeat, VerifyStatus
 
 METRICS_URL_NAME = "ops_db_metrics"
 METRICS_LIMIT = 20
@@ -150,7 +151,7 @@ class HeartbeatAdmin(ReadOnlyAdmin):
 
 def _metrics_allowed(request) -> bool:
     # Admins only: the page shows row counts of users, tokens and submissions, and editors work on
-    # content and impact alone (DESIGN.md). Role admin is a superuser (accounts.services.ROLE_FLAGS).
+    # content and impact alone (DESIGN.md). Role admin is a superuser (accounts.roles.ROLE_FLAGS).
     return request.user.is_active and request.user.is_superuser
 
 

@@ -21,13 +21,13 @@ class Job:
 SCHEDULE = [
     Job(
         "apply retention policies",
-        "audit.tasks.apply_retention",
+        "compliance.tasks.retention_apply",
         "Anonymises inactive users, deletes old uploads and submissions, purges old audit rows and trash.",
         crontab={"minute": "30", "hour": "2"},
     ),
     Job(
         "verify the audit chain",
-        "audit.tasks.verify_audit_chain",
+        "audit.tasks.audit_chain_verify",
         "Recomputes the audit log's hash chain; logs an error naming the first tampered row.",
         crontab={"minute": "0", "hour": "4"},
     ),
@@ -48,14 +48,14 @@ SCHEDULE = [
     ),
     Job(
         "hourly database backup",
-        "ops.tasks.backup_database",
+        "ops.tasks.backup_create",
         "pg_dump into STORAGES['backups'], kept BACKUP_KEEP_HOURLY_DAYS (7) days.",
         crontab={"minute": "15"},
         kwargs={"tier": "hourly"},
     ),
     Job(
         "daily database backup, verified",
-        "ops.tasks.backup_database",
+        "ops.tasks.backup_create",
         "The daily backup, kept BACKUP_KEEP_DAILY_DAYS (30) days, then restored into a scratch database "
         "and compared table by table with its manifest.",
         crontab={"minute": "45", "hour": "1"},
@@ -63,13 +63,13 @@ SCHEDULE = [
     ),
     Job(
         "prune old backups",
-        "ops.tasks.prune_backups",
+        "ops.tasks.backups_prune",
         "Deletes expired hourly and daily backups; keeps manual ones and the newest verified backup.",
         crontab={"minute": "35", "hour": "3"},
     ),
     Job(
         "verify a random recent backup",
-        "ops.tasks.verify_random_backup",
+        "ops.tasks.backup_verify_random",
         "Weekly: restores a random backup of the last 7 days into a scratch database and checks it.",
         crontab={"minute": "0", "hour": "5", "day_of_week": "0"},
     ),

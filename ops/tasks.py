@@ -8,7 +8,10 @@ from datetime import timedelta
 
 from celery import shared_task
 
+from common.locks import job_lock
 from common.tasks import RetryingTask
+
+from . import backups
 
 logger = logging.getLogger(__name__)
 
@@ -17,48 +20,39 @@ BACKUP_LOCK_TTL = timedelta(hours=3)
 
 
 @shared_task(base=RetryingTask)
-def backup_database(tier: str, verify: bool = False) -> dict:
+def backup_create(tier: str, verify: bool = False) -> dict:
     """A backup of the tier; with `verify`, proven at once by restoring it into a scratch database."""
-    from .backups import backup_create, backup_verify
-    from .locks import job_lock
-
     with job_lock(BACKUP_LOCK, ttl=BACKUP_LOCK_TTL) as held:
         if not held:
-            logger.warning("backup_database(%s): another backup job holds the lock; skipped", tier)
+            logger.warning("backup_create(%s): another backup job holds the lock; skipped", tier)
             return {"skipped": True}
-        record = backup_create(tier=tier)
+        record = backups.backup_create(tier=tier)
         outcome = {"name": record.name, "size": record.size}
         if verify:
-            result = backup_verify(record.name)
+            result = backups.backup_verify(record.name)
             outcome.update(verified=result.ok, problems=result.problems)
     return outcome
 
 
 @shared_task(base=RetryingTask)
-def prune_backups() -> dict:
-    from .backups import backups_prune
-    from .locks import job_lock
-
+def backups_prune() -> dict:
     with job_lock(BACKUP_LOCK, ttl=BACKUP_LOCK_TTL) as held:
         if not held:
             return {"skipped": True}
-        result = backups_prune()
+        result = backups.backups_prune()
     return {"deleted": len(result.deleted), "kept_newest_verified": result.kept_newest_verified}
 
 
 @shared_task(base=RetryingTask)
-def verify_random_backup() -> dict:
+def backup_verify_random() -> dict:
     """The weekly proof that an older backup still restores, not only last night's."""
-    from .backups import BackupError, backup_pick, backup_verify
-    from .locks import job_lock
-
     with job_lock(BACKUP_LOCK, ttl=BACKUP_LOCK_TTL) as held:
         if not held:
             return {"skipped": True}
         try:
-            name = backup_pick(pick_random=True)
-        except BackupError as error:
-            logger.error("verify_random_backup: %s", error)
+            name = backups.backup_pick(pick_random=True)
+        except backups.BackupError as error:
+            logger.error("backup_verify_random: %s", error)
             return {"ok": False, "problem": str(error)}
-        result = backup_verify(name)
+        result = backups.backup_verify(name)
     return {"name": name, "ok": result.ok, "problems": result.problems}

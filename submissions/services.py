@@ -17,6 +17,7 @@ from django.utils import timezone
 from audit.services import audit_record
 from common.crypto import email_blind_index
 from common.ids import uuid7
+from common.tasks import task_delay
 from content.models import Service
 
 from . import selectors
@@ -51,10 +52,8 @@ _MAIL_LABELS = {
 
 def submission_enqueue(submission_id) -> bool:
     """Queues the processing task; a broker that is down is logged, never raised to the visitor."""
-    from .tasks import submission_process as task
-
     try:
-        task.delay(str(submission_id))
+        task_delay("submissions.tasks.submission_process", str(submission_id))
     except BROKER_ERRORS as exc:
         logger.warning(
             "Submission %s stored but not queued (broker unavailable: %s); the sweep will retry.",

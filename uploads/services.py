@@ -20,23 +20,28 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from audit.services import audit_record, audit_record_many
+from common.tasks import task_delay
 
 from .models import FileAnalysis, FileUpload, UploadStatus
 from .sniffing import KIND_OF_MIME, sanitize_filename, sniff
 
 logger = logging.getLogger(__name__)
 
-S = UploadStatus
 TRANSITIONS = {
-    S.PENDING: {S.UPLOADING, S.FAILED},
-    S.UPLOADING: {S.UPLOADED, S.FAILED},
-    S.UPLOADED: {S.PROCESSING, S.FAILED},
+    UploadStatus.PENDING: {UploadStatus.UPLOADING, UploadStatus.FAILED},
+    UploadStatus.UPLOADING: {UploadStatus.UPLOADED, UploadStatus.FAILED},
+    UploadStatus.UPLOADED: {UploadStatus.PROCESSING, UploadStatus.FAILED},
     # processing -> processing: a rerun after a crash picks the work up again.
-    S.PROCESSING: {S.PROCESSING, S.COMPLETED, S.FAILED, S.QUARANTINED},
+    UploadStatus.PROCESSING: {
+        UploadStatus.PROCESSING,
+        UploadStatus.COMPLETED,
+        UploadStatus.FAILED,
+        UploadStatus.QUARANTINED,
+    },
     # An admin may send a failed upload round again.
-    S.FAILED: {S.UPLOADED},
-    S.COMPLETED: set(),
-    S.QUARANTINED: set(),
+    UploadStatus.FAILED: {UploadStatus.UPLOADED},
+    UploadStatus.COMPLETED: set(),
+    UploadStatus.QUARANTINED: set(),
 }
 
 
@@ -62,7 +67,7 @@ def details_name(upload: FileUpload) -> str:
 
 @transaction.atomic
 def upload_transition(*, upload: FileUpload, to: str, actor=None, **fields) -> FileUpload:
-    if to not in TRANSITIONS[S(upload.status)]:
+    if to not in TRANSITIONS[UploadStatus(upload.status)]:
         raise ValueError(f"An upload cannot go from {upload.status} to {to}.")
     previous = upload.status
     upload.status = to
@@ -106,13 +111,13 @@ def upload_receive(*, user, temporary_path: str, filename: str, size: int, sha25
                 size=size,
                 mime_type=sniffed.mime_type,
                 sha256=sha256,
-                status=S.PENDING,
+                status=UploadStatus.PENDING,
             )
             audit_record(actor=user, action="upload.pending", entity=upload, changes={"kind": sniffed.kind})
-            upload_transition(upload=upload, to=S.UPLOADING, actor=user)
+            upload_transition(upload=upload, to=UploadStatus.UPLOADING, actor=user)
             with open(temporary_path, "rb") as handle:
                 stored = _storage().save(storage_name(upload), handle)
-            upload_transition(upload=upload, to=S.UPLOADED, actor=user, storage_path=stored)
+            upload_transition(upload=upload, to=UploadStatus.UPLOADED, actor=user, storage_path=stored)
             transaction.on_commit(lambda: upload_enqueue(upload.pk))
     except Exception:
         if stored:
@@ -123,10 +128,8 @@ def upload_receive(*, user, temporary_path: str, filename: str, size: int, sha25
 
 def upload_enqueue(upload_id) -> bool:
     """Queues processing; a broker that is down (or an eager run that failed) is logged, not raised."""
-    from .tasks import upload_process as task
-
     try:
-        task.delay(str(upload_id))
+        task_delay("uploads.tasks.upload_process", str(upload_id))
     except Exception as error:  # noqa: BLE001 - the upload is stored either way; the log says why
         logger.warning("Upload %s stored but its processing did not run: %s", upload_id, error)
         return False
@@ -135,7 +138,7 @@ def upload_enqueue(upload_id) -> bool:
 
 # Where an upload waits for its task. `pending` and `uploading` are not here: intake moves a row through
 # them to `uploaded` in one transaction, so no other process ever sees a row in either.
-AWAITING_TASK = (S.UPLOADED, S.PROCESSING)
+AWAITING_TASK = (UploadStatus.UPLOADED, UploadStatus.PROCESSING)
 
 
 def upload_requeue_stale(*, older_than: timedelta | None = None, batch_size: int = 500) -> int:
@@ -194,9 +197,9 @@ def upload_process(*, upload: FileUpload) -> FileUpload:
 
     with transaction.atomic():
         upload = FileUpload.objects.select_for_update().get(pk=upload.pk)
-        if upload.status in (S.COMPLETED, S.QUARANTINED, S.FAILED):
+        if upload.status in (UploadStatus.COMPLETED, UploadStatus.QUARANTINED, UploadStatus.FAILED):
             return upload
-        upload_transition(upload=upload, to=S.PROCESSING)
+        upload_transition(upload=upload, to=UploadStatus.PROCESSING)
 
     with local_copy(upload.storage_path) as path:
         try:
@@ -221,7 +224,7 @@ def upload_process(*, upload: FileUpload) -> FileUpload:
         FileAnalysis.objects.update_or_create(
             upload=upload, defaults={"summary": analysis.summary, "details_path": stored}
         )
-        upload_transition(upload=upload, to=S.COMPLETED, processed_at=timezone.now(), error="")
+        upload_transition(upload=upload, to=UploadStatus.COMPLETED, processed_at=timezone.now(), error="")
     return upload
 
 
@@ -235,7 +238,7 @@ def upload_quarantine(*, upload: FileUpload, signature: str, engine: str) -> Fil
     storage.delete(upload.storage_path)
     upload_transition(
         upload=upload,
-        to=S.QUARANTINED,
+        to=UploadStatus.QUARANTINED,
         storage_path=moved,
         processed_at=timezone.now(),
         error=f"The file contains malware ({signature}) and was quarantined.",
@@ -247,15 +250,17 @@ def upload_quarantine(*, upload: FileUpload, signature: str, engine: str) -> Fil
 @transaction.atomic
 def upload_fail(*, upload: FileUpload, reason: str) -> FileUpload:
     upload = FileUpload.objects.select_for_update().get(pk=upload.pk)
-    if upload.status in (S.COMPLETED, S.QUARANTINED, S.FAILED):
+    if upload.status in (UploadStatus.COMPLETED, UploadStatus.QUARANTINED, UploadStatus.FAILED):
         return upload
-    return upload_transition(upload=upload, to=S.FAILED, processed_at=timezone.now(), error=reason[:2000])
+    return upload_transition(
+        upload=upload, to=UploadStatus.FAILED, processed_at=timezone.now(), error=reason[:2000]
+    )
 
 
 @transaction.atomic
 def upload_reprocess(*, upload: FileUpload, actor) -> FileUpload:
     """A failed upload goes round again (e.g. after a scanner outage outlasted the retries)."""
-    upload = upload_transition(upload=upload, to=S.UPLOADED, actor=actor, error="")
+    upload = upload_transition(upload=upload, to=UploadStatus.UPLOADED, actor=actor, error="")
     transaction.on_commit(lambda: upload_enqueue(upload.pk))
     return upload
 

@@ -2,8 +2,11 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
+from common.locks import job_lock
 from common.tasks import TRANSIENT_ERRORS, RetryingTask
 
+from . import services
+from .models import FileUpload
 from .scanning import ScannerUnavailable
 
 
@@ -20,33 +23,25 @@ def upload_process(self, upload_id: str) -> None:
     backoff and, once the retries are spent, leave the upload for the stale sweep; a scanner outage
     retries too and then fails the upload with a reason its owner can read.
     """
-    from .models import FileUpload
-    from .services import upload_fail
-    from .services import upload_process as process
-
     upload = FileUpload.objects.filter(pk=upload_id).first()
     if upload is None:
         return  # deleted before its turn came
     try:
-        process(upload=upload)
+        services.upload_process(upload=upload)
     except SoftTimeLimitExceeded:
-        upload_fail(
+        services.upload_fail(
             upload=upload, reason="Analysis took longer than the time allowed; the file was not analysed."
         )
     except ScannerUnavailable as error:
         # Eagerly (no worker) a retry would only ask the same scanner again at once.
         if self.request.retries < self.max_retries and not self.request.is_eager:
             raise  # autoretry_for retries it with backoff
-        upload_fail(
+        services.upload_fail(
             upload=upload, reason=f"The file could not be scanned for viruses ({error}); try again later."
         )
 
 
 @shared_task(base=RetryingTask)
 def upload_requeue_stale() -> int:
-    from ops.locks import job_lock
-
-    from .services import upload_requeue_stale as requeue
-
     with job_lock("upload_requeue_stale") as held:
-        return requeue() if held else 0
+        return services.upload_requeue_stale() if held else 0

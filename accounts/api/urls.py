@@ -4,8 +4,6 @@ from .views import (
     LoginApi,
     LogoutAllApi,
     LogoutApi,
-    MeApi,
-    MeExportApi,
     RegisterApi,
     VerifyEmailApi,
     VerifyEmailResendApi,
@@ -18,6 +16,4 @@ urlpatterns = [
     path("auth/login/", LoginApi.as_view(), name="auth-login"),
     path("auth/logout/", LogoutApi.as_view(), name="auth-logout"),
     path("auth/logout-all/", LogoutAllApi.as_view(), name="auth-logout-all"),
-    path("me/", MeApi.as_view(), name="me-detail"),
-    path("me/export/", MeExportApi.as_view(), name="me-export"),
 ]

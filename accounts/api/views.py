@@ -1,12 +1,9 @@
 from django.contrib.auth import logout
-from django.utils import timezone
-from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from knox.auth import TokenAuthentication
 from rest_framework import status
 from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework.permissions import AllowAny, IsAuthenticated
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -21,8 +18,6 @@ from accounts.services import (
     user_update,
 )
 from accounts.verification import ResendThrottled, email_verification_resend, email_verify
-from audit.gdpr import GdprRefused, user_erase_self, user_export
-from common.exceptions import ApiError
 from common.net import client_ip
 from common.parsers import JSONParser
 
@@ -32,8 +27,6 @@ from .serializers import (
     EmailVerifyInputSerializer,
     LoginInputSerializer,
     RegisterInputSerializer,
-    UserEraseInputSerializer,
-    UserExportOutputSerializer,
     UserOutputSerializer,
     UserUpdateInputSerializer,
 )
@@ -206,23 +199,10 @@ class LogoutAllApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class _DeleteWithBodySchema(AutoSchema):
-    """Documents the body of a DELETE too: drf-spectacular does so for PUT, PATCH and POST only."""
-
-    def _get_request_body(self, direction="request"):
-        if self.method != "DELETE":
-            return super()._get_request_body(direction)
-        self.method = "POST"
-        try:
-            return super()._get_request_body(direction)
-        finally:
-            self.method = "DELETE"
-
-
 class MeApi(APIView):
+    """The signed-in user's own account. compliance.api adds DELETE (the erasure) and routes it."""
+
     permission_classes = [IsAuthenticated]
-    # DELETE carries the password that confirms the erasure.
-    schema = _DeleteWithBodySchema()
     parser_classes = [JSONParser]
 
     @extend_schema(
@@ -244,72 +224,3 @@ class MeApi(APIView):
         serializer.is_valid(raise_exception=True)
         user = user_update(user=request.user, actor=request.user, **serializer.validated_data)
         return Response(UserOutputSerializer(user).data)
-
-    @extend_schema(
-        tags=TAGS,
-        operation_id="me_destroy",
-        summary="Erase your account and personal data (GDPR)",
-        description=(
-            "Deletes the account with your form submissions (including those sent as a visitor with the "
-            "same e-mail address once you have verified it; before that, only those sent while signed "
-            "in), uploads and their files, and every token. It cannot be undone: the "
-            "current password is required (a wrong or missing one gets 400 and changes nothing); wrong "
-            "passwords count towards the log-in lockout, and once it is reached the request gets 429 with "
-            "Retry-After. 409 when the account cannot be erased now: under legal hold, or the last "
-            "active admin."
-        ),
-        request=UserEraseInputSerializer,
-        responses={204: None},
-        extensions={"x-extra-errors": ["409"]},
-    )
-    def delete(self, request):
-        serializer = UserEraseInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        try:
-            user_erase_self(
-                user=request.user, password=serializer.validated_data["password"], ip=client_ip(request)
-            )
-        except GdprRefused as refusal:
-            raise ApiError(refusal.messages[0], status=409, code=refusal.code or "conflict") from None
-        except LoginLocked as locked:
-            raise Throttled(wait=locked.retry_after, detail="Too many failed password attempts.") from None
-        return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class MeExportApi(APIView):
-    permission_classes = [IsAuthenticated]
-    # A file to save, not a page: no browsable-API rendering.
-    renderer_classes = [JSONRenderer]
-
-    @extend_schema(
-        tags=TAGS,
-        operation_id="me_export",
-        summary="Download all your personal data (GDPR export)",
-        description=(
-            "One JSON document: your profile, your form submissions (also those sent as a visitor with "
-            "the same e-mail address, once you have verified it: before that, only those sent while "
-            "signed in), your uploads with their analyses, and the audit events about "
-            "your account or done by you. Sent as an attachment, never cached."
-        ),
-        responses={200: UserExportOutputSerializer},
-        parameters=[
-            OpenApiParameter(
-                "Content-Disposition",
-                str,
-                OpenApiParameter.HEADER,
-                response=[200],
-                description='attachment; filename="indivillage-personal-data-<date>.json"',
-            ),
-            OpenApiParameter(
-                "Cache-Control", str, OpenApiParameter.HEADER, response=[200], description="private, no-store"
-            ),
-        ],
-    )
-    def get(self, request):
-        document = user_export(user=request.user, actor=request.user)
-        response = Response(document)
-        stamp = timezone.now().strftime("%Y%m%d")
-        response["Content-Disposition"] = f'attachment; filename="indivillage-personal-data-{stamp}.json"'
-        # Personal data: no shared cache may keep it, and the browser should not either.
-        response["Cache-Control"] = "private, no-store"
-        return response

@@ -5,7 +5,8 @@ from django.core.exceptions import ValidationError
 
 from accounts import services
 from accounts.models import Role, User
-from accounts.services import EDITORS_GROUP, user_role_change, user_update
+from accounts.roles import EDITORS_GROUP
+from accounts.services import user_role_change, user_update
 from audit.models import AuditLog
 from common import ratelimit
 

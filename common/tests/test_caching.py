@@ -5,7 +5,8 @@ import pytest
 from django.core.cache import cache
 from django.core.management import call_command
 
-from common import caching, publishing
+from common import caching
+from content import publishing
 from content.models import Service
 from content.tests.caching import public_cache_retired_by
 from content.tests.factories import CaseStudyFactory, ServiceFactory

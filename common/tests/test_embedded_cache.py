@@ -34,13 +34,13 @@ def _up(port: int) -> bool:
 
 
 SHELL_UNPUBLISH = """
-from common.publishing import publishable_unpublish
+from content.publishing import publishable_unpublish
 from content.models import Service
 publishable_unpublish(instance=Service.objects.get(slug="shell-made"), actor=None)
 """
 
 SHELL_PUBLISH = """
-from common.publishing import content_save
+from content.publishing import content_save
 from content.models import Service
 content_save(instance=Service(name="Shell made", slug="shell-made", description="x", status="published",
              published_at="2020-01-01T00:00:00Z"), actor=None)

@@ -21,7 +21,9 @@ from rest_framework.test import APIClient
 
 from accounts.models import Role, User
 from accounts.tests.factories import UserFactory
-from audit.gdpr import (
+from audit.models import AuditLog
+from common.crypto import email_blind_index
+from compliance.gdpr import (
     ANONYMIZED_DATA,
     LastAdminRefused,
     LegalHoldRefused,
@@ -31,8 +33,7 @@ from audit.gdpr import (
     user_erase,
     user_export,
 )
-from audit.models import AuditLog, ErasureRecord
-from common.crypto import email_blind_index
+from compliance.models import ErasureRecord
 from content.models import Service
 from content.tests.caching import public_cache_retired_by
 from content.tests.factories import ServiceFactory

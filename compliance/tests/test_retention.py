@@ -13,12 +13,13 @@ from accounts.models import Role, User
 from accounts.tests.factories import UserFactory
 from audit import chain
 from audit.models import AuditLog
-from audit.retention import retention_apply
+from audit.selectors import audit_chain_verify
 from common.ids import uuid7
+from common.locks import job_lock_acquire, job_lock_release
+from compliance.retention import retention_apply
 from content.models import Service
 from content.tests.caching import public_cache_retired_by
 from content.tests.factories import ServiceFactory
-from ops.locks import job_lock_acquire, job_lock_release
 from submissions.models import FormSubmission
 from submissions.tests.factories import FormSubmissionFactory
 from uploads.models import FileUpload
@@ -156,7 +157,7 @@ def test_a_run_applies_every_policy_and_keeps_what_is_held_or_not_due(
 
     # The chain lost a prefix and still verifies from the purge's anchor.
     assert state["audit_old"] == 3
-    report = chain.verify()
+    report = audit_chain_verify()
     assert report.ok, report.problem
     assert AuditLog.objects.order_by("sequence").first().sequence == 6
     purge = AuditLog.objects.get(action=chain.PURGE_ACTION)
@@ -173,7 +174,7 @@ def test_a_second_run_finds_nothing_left(world):
     run = retention_apply(now=NOW)
     assert all(r.done == 0 for r in run.results)
     assert _state() == before
-    assert chain.verify().ok
+    assert audit_chain_verify().ok
 
 
 def test_a_run_broken_off_after_its_first_batch_ends_where_a_whole_run_ends(world):
@@ -195,11 +196,11 @@ def test_a_run_broken_off_after_its_first_batch_ends_where_a_whole_run_ends(worl
     for policy in ("users_inactive", "uploads", "audit", "soft_deleted"):
         with pytest.raises(Interrupted):
             retention_apply(now=NOW, batch_size=2, policies=[policy], on_batch=stop)
-    assert chain.verify().ok  # the audit purge's first batch left its anchor
+    assert audit_chain_verify().ok  # the audit purge's first batch left its anchor
 
     retention_apply(now=NOW, batch_size=2)
     assert _state() == whole
-    assert chain.verify().ok
+    assert audit_chain_verify().ok
 
 
 def test_a_run_while_another_holds_the_lock_is_a_no_op(world):
@@ -281,7 +282,7 @@ def test_purging_every_row_keeps_numbering_and_the_chain_verifiable():
     rows = list(AuditLog.objects.values_list("sequence", "action"))
     # Three purge anchors (7 rows in batches of 3) and the run's own row; numbers never reused.
     assert rows == [(8, "audit.purged"), (9, "audit.purged"), (10, "audit.purged"), (11, "retention.run")]
-    report = chain.verify()
+    report = audit_chain_verify()
     assert report.ok, report.problem
     assert retention_apply(now=NOW, policies=["audit"]).results[0].done == 0
 

@@ -12,10 +12,11 @@ from django_cryptography.utils.crypto import FernetBytes, InvalidToken
 
 from accounts.models import User
 from accounts.tests.factories import UserFactory
-from audit.models import AuditLog, KeyRotation
-from audit.rotation import blind_index_recompute, field_key_rotate
+from audit.models import AuditLog
 from common.crypto import email_blind_index
 from common.encryption import key_fingerprint, keyring
+from compliance.models import KeyRotation
+from compliance.rotation import blind_index_recompute, field_key_rotate
 from submissions.models import FormSubmission
 from submissions.tests.factories import FormSubmissionFactory
 
@@ -56,7 +57,7 @@ def _snapshot():
 
 def _rotation_audit(rotation):
     return list(
-        AuditLog.objects.filter(entity_type="audit.keyrotation", entity_id=str(rotation.pk)).values_list(
+        AuditLog.objects.filter(entity_type="compliance.keyrotation", entity_id=str(rotation.pk)).values_list(
             "action", flat=True
         )
     )

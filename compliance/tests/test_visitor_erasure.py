@@ -14,9 +14,10 @@ from django.utils import timezone
 
 from accounts.models import Role
 from accounts.tests.factories import UserFactory
-from audit.gdpr import AccountExistsRefused, erasures_replay, journal_path, visitor_data_erase
-from audit.models import AuditLog, ErasureRecord
+from audit.models import AuditLog
 from common.crypto import email_blind_index
+from compliance.gdpr import AccountExistsRefused, erasures_replay, journal_path, visitor_data_erase
+from compliance.models import ErasureRecord
 from submissions.models import FormSubmission
 from submissions.tests.factories import FormSubmissionFactory
 

@@ -5,8 +5,8 @@ from playwright.sync_api import expect
 
 from accounts.models import Role
 from accounts.tests.factories import UserFactory
-from audit.models import ErasureRecord
 from common.testing.browser import admin_login
+from compliance.models import ErasureRecord
 from submissions.models import FormSubmission
 from submissions.tests.factories import FormSubmissionFactory
 

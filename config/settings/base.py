@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "submissions",
     "uploads",
     "audit",
+    "compliance",
     "ops",
 ]
 
@@ -218,7 +219,7 @@ PUBLIC_CACHE_WARM_URL_NAMES = [
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 # With no broker the tasks run in-process, so the embedded mode needs no other service.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not CELERY_BROKER_URL)
-# After every write of common.publishing a task renders the first page of PUBLIC_CACHE_WARM_URL_NAMES and
+# After every write of content.publishing a task renders the first page of PUBLIC_CACHE_WARM_URL_NAMES and
 # the row's own page into the cache. Off without a broker: the task would run inside the editor's request.
 PUBLIC_CACHE_WARM_AFTER_PUBLISH = env.bool(
     "PUBLIC_CACHE_WARM_AFTER_PUBLISH", default=not CELERY_TASK_ALWAYS_EAGER

@@ -20,8 +20,8 @@ from knox.models import AuthToken
 
 from accounts.tests.factories import UserFactory
 from common.models import PublishStatus
-from common.publishing import publishable_publish, publishable_unpublish
 from common.testing.stack import NGINX_CONF, Nginx, fetch, wait_until
+from content.publishing import publishable_publish, publishable_unpublish
 from content.tests.factories import CaseStudyFactory, ServiceFactory
 
 S_MAXAGE = 3

@@ -20,10 +20,22 @@ def every_30_seconds(apps, schema_editor):
     old.update(interval=half_minute)
 
 
+def every_10_minutes(apps, schema_editor):
+    """The reverse: the sweeps still at 30 seconds go back to the old default of 10 minutes."""
+    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
+    IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
+    db = schema_editor.connection.alias
+    new = PeriodicTask.objects.using(db).filter(task=TASK, interval__every=30, interval__period="seconds")
+    if not new.exists():
+        return
+    ten_minutes, _ = IntervalSchedule.objects.using(db).get_or_create(every=10, period="minutes")
+    new.update(interval=ten_minutes)
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("ops", "0002_backuprecord"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
-    operations = [migrations.RunPython(every_30_seconds, migrations.RunPython.noop)]
+    operations = [migrations.RunPython(every_30_seconds, every_10_minutes)]

@@ -13,8 +13,8 @@ from django.core.management import call_command
 from django.db import connections, transaction
 
 from accounts.models import User
-from audit.gdpr import user_erase
-from audit.models import ErasureRecord
+from compliance.gdpr import user_erase
+from compliance.models import ErasureRecord
 from ops import backup_verdicts, backups, erasure_boundary, health
 from ops.models import BackupRecord, BackupTier, VerifyStatus
 from submissions.models import FormSubmission

@@ -19,10 +19,10 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import User
-from audit.chain import verify as verify_chain
-from audit.gdpr import user_erase
 from audit.models import AuditLog
+from audit.selectors import audit_chain_verify as verify_chain
 from common.models import PublishStatus
+from compliance.gdpr import user_erase
 from content.models import Industry, Service
 from ops import backups
 from ops.models import BackupRecord, BackupTier, VerifyStatus
@@ -418,17 +418,17 @@ def test_beat_runs_the_tiers_prune_and_a_weekly_random_verification(content):
     assert weekly.day_of_week == "0"
     assert tasks_by_name["prune old backups"].crontab.hour == "3"
 
-    outcome = tasks.backup_database.delay(**json.loads(daily.kwargs)).get()
+    outcome = tasks.backup_create.delay(**json.loads(daily.kwargs)).get()
     assert outcome["verified"] is True
     record = BackupRecord.objects.get(name=outcome["name"])
     assert record.tier == BackupTier.DAILY and record.verify_status == VerifyStatus.PASSED
-    assert tasks.verify_random_backup.delay().get()["ok"] is True
-    assert tasks.prune_backups.delay().get() == {"deleted": 0, "kept_newest_verified": record.name}
+    assert tasks.backup_verify_random.delay().get()["ok"] is True
+    assert tasks.backups_prune.delay().get() == {"deleted": 0, "kept_newest_verified": record.name}
 
-    from ops.locks import job_lock
+    from common.locks import job_lock
 
     with job_lock(tasks.BACKUP_LOCK):
-        assert tasks.backup_database.delay(tier="hourly").get() == {"skipped": True}
+        assert tasks.backup_create.delay(tier="hourly").get() == {"skipped": True}
     assert BackupRecord.objects.count() == 1
 
 
@@ -489,7 +489,7 @@ def test_restore_retires_the_public_cache_so_clients_get_the_restored_content(co
     # pytest-django's api_client would need the `db` fixture's transaction; a plain client suffices.
     from rest_framework.test import APIClient
 
-    from common.publishing import content_save
+    from content.publishing import content_save
 
     client = APIClient()
     Service.objects.update(status=PublishStatus.PUBLISHED, published_at=timezone.now())

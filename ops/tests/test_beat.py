@@ -8,11 +8,12 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
+from common.locks import job_lock
+from common.models import JobLock
 from config.celery_app import app
 from ops import beat
 from ops.beat import BEAT_HEARTBEAT, heartbeat_record
-from ops.locks import job_lock
-from ops.models import Heartbeat, JobLock
+from ops.models import Heartbeat
 from ops.schedule import SCHEDULE, beat_schedule_install
 
 pytestmark = pytest.mark.django_db
@@ -100,11 +101,11 @@ def test_a_job_lock_is_released_when_the_job_fails():
 
 
 def test_periodic_tasks_skip_while_their_lock_is_held():
-    from audit.tasks import verify_audit_chain
+    from audit.tasks import audit_chain_verify
 
     with job_lock("verify_audit_chain"):
-        assert verify_audit_chain.apply().get() == {"skipped": True}
-    assert verify_audit_chain.apply().get()["ok"] is True
+        assert audit_chain_verify.apply().get() == {"skipped": True}
+    assert audit_chain_verify.apply().get()["ok"] is True
 
 
 def test_beat_alive_command_follows_the_heartbeat():

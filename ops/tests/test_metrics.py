@@ -15,9 +15,10 @@ from django.utils import timezone
 
 from accounts.models import Role, User
 from accounts.tests.factories import UserFactory
+from common.models import JobLock
 from ops import metrics
 from ops.metrics import db_metrics, human_bytes
-from ops.models import BackupRecord, Heartbeat, JobLock, VerifyStatus
+from ops.models import BackupRecord, Heartbeat, VerifyStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -296,7 +297,7 @@ def test_backups_locks_and_heartbeats_are_read_only():
     )
     assert BackupRecord.objects.get(pk=record.pk).name == "daily-2025-03-01.dump"
 
-    assert "worker-1:42:abcd" in client.get(reverse("admin:ops_joblock_changelist")).content.decode()
+    assert "worker-1:42:abcd" in client.get(reverse("admin:common_joblock_changelist")).content.decode()
     assert "celery-beat" in client.get(reverse("admin:ops_heartbeat_changelist")).content.decode()
     # Editors have no rights on operations' rows.
     assert client_for(Role.EDITOR).get(reverse("admin:ops_backuprecord_changelist")).status_code == 403

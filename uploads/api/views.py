@@ -16,7 +16,8 @@ from uploads.sniffing import Refused
 from .serializers import AnalysisSerializer, UploadInputSerializer, UploadSerializer
 
 
-class UploadListApi(generics.ListAPIView):
+class UploadListCreateApi(generics.ListAPIView):
+    # GET lists the client's uploads, POST receives one (streamed through the size-limiting handler).
     permission_classes = [IsAuthenticated]
     parser_classes = [MultiPartParser]
     serializer_class = UploadSerializer

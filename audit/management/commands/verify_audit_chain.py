@@ -1,7 +1,7 @@
 from django.core.management.base import CommandError
 
-from audit.chain import verify
 from audit.models import AuditLog
+from audit.selectors import audit_chain_verify
 from common.commands import BaseCommand
 
 
@@ -27,7 +27,7 @@ class Command(BaseCommand):
             if verbose and checked % step == 0:
                 self.stdout.write(f"  {checked}/{total} rows verified")
 
-        report = verify(chunk_size=chunk_size, progress=progress)
+        report = audit_chain_verify(chunk_size=chunk_size, progress=progress)
         if not report.ok:
             raise CommandError(
                 f"Audit chain broken after {report.checked} good rows: {report.problem}. "

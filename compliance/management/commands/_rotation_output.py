@@ -1,6 +1,6 @@
 """Output shared by the two key-rotation commands (a leading underscore: not a command itself)."""
 
-from audit.rotation import BatchDone
+from compliance.rotation import BatchDone
 
 
 def batch_line(done: BatchDone) -> str:

@@ -1,7 +1,7 @@
 from django.core.management.base import CommandError
 
-from audit.retention import POLICIES, retention_apply
 from common.commands import BaseCommand
+from compliance.retention import POLICIES, retention_apply
 
 
 def _period(delta) -> str:

@@ -5,9 +5,9 @@ from django.core.management.base import CommandError
 from django.core.serializers.json import DjangoJSONEncoder
 
 from accounts.models import User
-from audit.gdpr import user_export
 from common.commands import BaseCommand
 from common.crypto import normalize_email
+from compliance.gdpr import user_export
 
 
 class Command(BaseCommand):

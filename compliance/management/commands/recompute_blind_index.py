@@ -1,8 +1,8 @@
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from audit.rotation import RotationError, blind_index_recompute
 from common.commands import BaseCommand
+from compliance.rotation import RotationError, blind_index_recompute
 
 from ._rotation_output import batch_line, counts_table
 

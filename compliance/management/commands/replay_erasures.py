@@ -4,9 +4,9 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from audit.gdpr import erasures_replay, journal_path
 from common.commands import BaseCommand
 from common.progress import Progress
+from compliance.gdpr import erasures_replay, journal_path
 
 
 def parse_since(value: str) -> datetime:

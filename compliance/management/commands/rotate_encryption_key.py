@@ -2,9 +2,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from audit.rotation import RotationError, field_key_pending, field_key_rotate
 from common.commands import BaseCommand
 from common.encryption import key_fingerprint, keyring
+from compliance.rotation import RotationError, field_key_pending, field_key_rotate
 
 from ._rotation_output import batch_line, counts_table
 

@@ -4,8 +4,8 @@ from django.urls import reverse
 from common.caching import content_version, content_version_bump, public_cache_warm
 from common.commands import BaseCommand
 from common.progress import Progress
-from common.publishing import public_pages_of
 from content import selectors as content_selectors
+from content.publishing import public_pages_of
 from impact import selectors as impact_selectors
 
 
