@@ -11,6 +11,8 @@ from django.db import DatabaseError
 from django.utils import timezone
 from django_celery_beat.schedulers import DatabaseScheduler
 
+from .models import Heartbeat
+
 logger = logging.getLogger(__name__)
 
 BEAT_HEARTBEAT = "celery-beat"
@@ -19,16 +21,12 @@ HEARTBEAT_EVERY = timedelta(seconds=30)
 
 
 def heartbeat_record(name: str = BEAT_HEARTBEAT, *, details: dict | None = None) -> None:
-    from .models import Heartbeat
-
     Heartbeat.objects.update_or_create(
         name=name, defaults={"beat_at": timezone.now(), "details": details or {}}
     )
 
 
 def heartbeat_age(name: str = BEAT_HEARTBEAT) -> timedelta | None:
-    from .models import Heartbeat
-
     beat_at = Heartbeat.objects.filter(name=name).values_list("beat_at", flat=True).first()
     return None if beat_at is None else timezone.now() - beat_at
 

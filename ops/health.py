@@ -34,8 +34,11 @@ from django.utils import timezone
 from django_redis.cache import RedisCache as DjangoRedisCache
 
 from common.exceptions import DATABASE_UNAVAILABLE, database_pools_discard_broken
+from uploads.scanning import clamd_ping
 
+from .beat import heartbeat_age
 from .routers import REPLICA
+from .selectors import backup_newest_verified
 
 logger = logging.getLogger(__name__)
 
@@ -246,8 +249,6 @@ def check_clamav(timeout: float) -> CheckOutcome:
                 WARN, "disabled (CLAMAV_DISABLED=true): uploads get the built-in EICAR check only"
             )
         return CheckOutcome(SKIPPED, "CLAMAV_URL not set: the built-in check scans uploads")
-    from uploads.scanning import clamd_ping
-
     if clamd_ping(timeout=timeout):
         return CheckOutcome(OK, "clamd answered PONG")
     return CheckOutcome(FAIL, "clamd did not answer PING")
@@ -255,8 +256,6 @@ def check_clamav(timeout: float) -> CheckOutcome:
 
 def check_backup(timeout: float) -> CheckOutcome:
     """The newest backup that a restore verified (by when it was taken): an unverified one proves little."""
-    from .selectors import backup_newest_verified
-
     newest = backup_newest_verified()
     age = None if newest is None else timezone.now() - newest.created_at
     return _age_outcome(
@@ -269,8 +268,6 @@ def check_backup(timeout: float) -> CheckOutcome:
 
 def check_beat(timeout: float) -> CheckOutcome:
     """Celery beat's heartbeat (ops.beat): a stopped beat means no backups and no retention."""
-    from .beat import heartbeat_age
-
     return _age_outcome(
         heartbeat_age(), settings.READINESS_BEAT_MAX_AGE, what="last heartbeat", never="no heartbeat yet"
     )
