@@ -1,7 +1,6 @@
 """Reads of the audit log: the verification of its hash chain."""
 
 import hmac
-from collections import deque
 from dataclasses import dataclass
 
 from . import chain
@@ -29,77 +28,75 @@ def _anchor_for(first):
     return None
 
 
-def audit_chain_verify(*, chunk_size: int = 2000, progress=None) -> ChainReport:
-    """
-    Walks the chain in sequence order and stops at the first row that does not fit, saying whether it
-    was altered (its content no longer matches its hash), inserted (it does not link to the row before
-    it, but the row after it does) or whether rows before it were removed (a gap in the numbering).
-    Reads in keyset-paginated chunks, so memory stays flat on millions of rows.
-    """
-    report = ChainReport(ok=True)
+def _rows(chunk_size: int):
+    """The chain in sequence order, read in keyset-paginated chunks: memory stays flat on millions of rows."""
     fields = ["id", "sequence", "action", "entity_type", "entity_id", "actor_id", "changes"]
     fields += ["ip_address", "request_id", "created_at", "prev_hash", "hash"]
     base = AuditLog.objects.order_by("sequence").only(*fields)
-
-    def fail(row, problem):
-        report.ok = False
-        report.problem = problem
-        report.row_id = str(row.id)
-        report.row_sequence = row.sequence
-        return report
-
-    expected_seq = None
-    expected_prev = None
     after = None
-    pending = deque()
     while True:
-        if not pending:
-            query = base if after is None else base.filter(sequence__gt=after)
-            pending = deque(query[:chunk_size])
-            if not pending:
-                break
-            after = pending[-1].sequence
-        row = pending.popleft()
-        if expected_seq is None:
-            report.first_sequence = row.sequence
-            if row.sequence == 1:
-                if row.prev_hash:
-                    return fail(row, f"row #1 ({row.id}) claims a predecessor: rows were inserted before it")
-            elif _anchor_for(row) is None:
-                return fail(
-                    row,
-                    f"rows #1 to #{row.sequence - 1} are missing before row #{row.sequence} ({row.id}),"
-                    " and no retention purge recorded removing them",
-                )
-            expected_seq, expected_prev = row.sequence, row.prev_hash
+        chunk = list((base if after is None else base.filter(sequence__gt=after))[:chunk_size])
+        if not chunk:
+            return
+        after = chunk[-1].sequence
+        yield from chunk
+
+
+def _start_problem(row) -> str | None:
+    """What is wrong with the first row: a predecessor claimed at #1, or a gap no purge accounts for."""
+    if row.sequence == 1:
+        if row.prev_hash:
+            return f"row #1 ({row.id}) claims a predecessor: rows were inserted before it"
+    elif _anchor_for(row) is None:
+        return (
+            f"rows #1 to #{row.sequence - 1} are missing before row #{row.sequence} ({row.id}),"
+            " and no retention purge recorded removing them"
+        )
+    return None
+
+
+def _break_problem(row, following, expected_seq: int, expected_prev: str, linked: bool) -> str:
+    """Why a row does not fit: rows removed before it, it inserted, or its content altered."""
+    if row.sequence > expected_seq and row.prev_hash != expected_prev:
+        return (
+            f"rows #{expected_seq} to #{row.sequence - 1} were removed before row #{row.sequence} ({row.id})"
+        )
+    if following is not None and following.prev_hash == expected_prev:
+        return f"row #{row.sequence} ({row.id}) was inserted: the chain runs past it"
+    if not linked:
+        return f"row #{row.sequence} ({row.id}) was inserted or renumbered: it does not link to the row before it"
+    return f"row #{row.sequence} ({row.id}) was altered or forged: its content does not match its hash"
+
+
+def audit_chain_verify(*, chunk_size: int = 2000, progress=None) -> ChainReport:
+    """
+    Walks the chain in sequence order and stops at the first row that does not fit, saying whether it
+    was altered, inserted, or whether rows before it were removed.
+    """
+    report = ChainReport(ok=True)
+    rows = _rows(chunk_size)
+    row = next(rows, None)
+    if row is None:
+        return report
+    report.first_sequence = row.sequence
+    problem = _start_problem(row)
+    expected_seq, expected_prev = row.sequence, row.prev_hash
+    while row is not None and problem is None:
+        following = next(rows, None)
         linked = row.sequence == expected_seq and row.prev_hash == expected_prev
-        intact = hmac.compare_digest(chain.row_digest(row, row.prev_hash), row.hash)
-        if not (linked and intact):
-            if row.sequence > expected_seq and row.prev_hash != expected_prev:
-                return fail(
-                    row,
-                    f"rows #{expected_seq} to #{row.sequence - 1} were removed before row #{row.sequence} ({row.id})",
-                )
-            if not pending:
-                following = AuditLog.objects.filter(sequence__gt=row.sequence).order_by("sequence").first()
-            else:
-                following = pending[0]
-            if following is not None and following.prev_hash == expected_prev:
-                return fail(row, f"row #{row.sequence} ({row.id}) was inserted: the chain runs past it")
-            if not linked:
-                return fail(
-                    row,
-                    f"row #{row.sequence} ({row.id}) was inserted or renumbered: it does not link to the row"
-                    " before it",
-                )
-            return fail(
-                row,
-                f"row #{row.sequence} ({row.id}) was altered or forged: its content does not match its hash",
-            )
+        if not (linked and hmac.compare_digest(chain.row_digest(row, row.prev_hash), row.hash)):
+            problem = _break_problem(row, following, expected_seq, expected_prev, linked)
+            break
         report.checked += 1
         report.last_sequence = row.sequence
         report.head_hash = row.hash
         expected_seq, expected_prev = row.sequence + 1, row.hash
         if progress is not None:
             progress(report.checked)
+        row = following
+    if problem is not None:
+        report.ok = False
+        report.problem = problem
+        report.row_id = str(row.id)
+        report.row_sequence = row.sequence
     return report

@@ -1,23 +1,11 @@
 """
-GDPR writes: export (art. 15/20), erasure (art. 17), anonymisation (retention), and the replay of
-erasures after a database restore.
-
-A restore brings the database back as it was when the backup was taken, ErasureRecords included, so an
-erasure made after that backup would silently come undone. Every erasure is therefore also appended,
-after commit and fsync'ed, to a journal file outside the database (ERASURE_JOURNAL_PATH), which
-`erasures_replay` reads to apply the lost erasures again. The journal and the audit log hold ids and
-blind-index hashes only, never an address.
+GDPR writes: export (art. 15/20), erasure (art. 17) and anonymisation (retention). Every erasure is
+also written to the journal (compliance.journal), so that a restore cannot undo it (compliance.replay).
 """
 
-import fcntl
-import json
 import logging
-import os
-from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 
-from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
@@ -36,6 +24,7 @@ from submissions.models import FormSubmission
 from uploads.services import uploads_delete_for_user
 
 from . import selectors
+from .journal import journal_append_safely, journal_entry
 from .models import ErasureReason, ErasureRecord
 
 logger = logging.getLogger(__name__)
@@ -187,7 +176,7 @@ def _refuse_last_admin(user: User) -> None:
         raise LastAdminRefused(user)
 
 
-def _erase(
+def user_belongings_delete(
     *,
     user: User,
     actor: User | None,
@@ -234,7 +223,7 @@ def user_erase(*, user: User, actor: User | None = None, reason: str) -> Erasure
         reason=reason,
         actor_id=getattr(actor, "pk", None),
     )
-    counts = _erase(user=user, actor=actor)
+    counts = user_belongings_delete(user=user, actor=actor)
     record.full_clean()
     record.save(force_insert=True)
     audit_record(
@@ -244,7 +233,7 @@ def user_erase(*, user: User, actor: User | None = None, reason: str) -> Erasure
         changes={"reason": reason, "record": str(record.pk), **counts},
     )
     user.delete()
-    transaction.on_commit(lambda: _journal_append_safely([journal_entry(record)]))
+    transaction.on_commit(lambda: journal_append_safely([journal_entry(record)]))
     # Nothing public shows a user today; the bump makes sure no cached page could outlive the erasure.
     transaction.on_commit(content_version_bump)
     return record
@@ -292,196 +281,5 @@ def visitor_data_erase(*, email: str, actor: User) -> ErasureRecord:
         actor=actor,
         changes={"submissions": deleted.get(FormSubmission._meta.label, 0)},
     )
-    transaction.on_commit(lambda: _journal_append_safely([journal_entry(record)]))
+    transaction.on_commit(lambda: journal_append_safely([journal_entry(record)]))
     return record
-
-
-# --- The journal -------------------------------------------------------------------------------------
-
-
-def journal_path() -> Path:
-    return Path(settings.ERASURE_JOURNAL_PATH)
-
-
-def journal_entry(record: ErasureRecord) -> dict:
-    return {
-        "record_id": str(record.pk),
-        "user_id": str(record.user_id) if record.user_id else None,
-        "email_hash": record.email_hash,
-        "erased_at": record.erased_at.isoformat(),
-        "reason": record.reason,
-        "actor_id": str(record.actor_id) if record.actor_id else None,
-    }
-
-
-def journal_append(entries: list[dict]) -> None:
-    """Appends one line per entry and waits until they are on disk."""
-    if not entries:
-        return
-    path = journal_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    created = not path.exists()
-    data = "".join(json.dumps(entry, sort_keys=True, separators=(",", ":")) + "\n" for entry in entries)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        # Whole lines only, even with two processes erasing at once.
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        view = memoryview(data.encode())
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    if created:
-        # A new file survives a crash only once its directory entry is on disk too.
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-
-
-def _journal_append_safely(entries: list[dict]) -> None:
-    # After commit the erasure has happened whatever this does; a failure must be loud, not a 500.
-    # The ErasureRecord rows are still there, and the next replay writes the missing lines.
-    try:
-        journal_append(entries)
-    except OSError:
-        logger.exception(
-            "Erasure(s) %s committed but not written to the journal %s: run replay_erasures to repair it",
-            ", ".join(entry["record_id"] for entry in entries),
-            journal_path(),
-        )
-
-
-@dataclass
-class JournalRead:
-    entries: list[dict] = field(default_factory=list)
-    unreadable: int = 0
-
-
-def journal_read() -> JournalRead:
-    """Every entry of the journal. A torn line (a crash in mid-write) is counted, not fatal."""
-    result = JournalRead()
-    try:
-        handle = journal_path().open(encoding="utf-8")
-    except FileNotFoundError:
-        return result
-    with handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                entry = json.loads(line)
-                entry["erased_at"] = datetime.fromisoformat(entry["erased_at"])
-                entry["record_id"] = str(entry["record_id"])
-                # None: a visitor's forms were erased (visitor_data_erase), no account.
-                entry["user_id"] = str(entry["user_id"]) if entry["user_id"] else None
-            except (ValueError, KeyError, TypeError):
-                logger.warning("Erasure journal %s: line %d is not readable", journal_path(), number)
-                result.unreadable += 1
-                continue
-            result.entries.append(entry)
-    return result
-
-
-# --- Replay after a restore --------------------------------------------------------------------------
-
-
-def erasures_replay(*, since: datetime, progress=None) -> dict:
-    """
-    Applies again every erasure made at or after `since`, from the journal and the ErasureRecord table
-    together: the user row, if a restore brought it back, is erased again (legal hold or not: the
-    erasure happened; held users are reported), visitor submissions made with the address up to the
-    erasure are deleted, a missing ErasureRecord is put back with its original id, and a missing
-    journal line is written. A second run finds nothing to do and changes nothing.
-    `progress(done, total)` is called after each erasure.
-    """
-    if timezone.is_naive(since):
-        since = timezone.make_aware(since, timezone.get_default_timezone())
-    read = journal_read()
-    journaled = {entry["record_id"] for entry in read.entries}
-    entries = {entry["record_id"]: entry for entry in read.entries if entry["erased_at"] >= since}
-    for record in ErasureRecord.objects.filter(erased_at__gte=since):
-        entries.setdefault(str(record.pk), {**journal_entry(record), "erased_at": record.erased_at})
-    # By id, whatever their time: a record is there or not, and is never inserted twice.
-    records = {str(record.pk): record for record in ErasureRecord.objects.filter(pk__in=list(entries))}
-
-    rows = []
-    missing_lines = []
-    with transaction.atomic():
-        for entry in sorted(entries.values(), key=lambda e: (e["erased_at"], e["record_id"])):
-            row = {
-                "record_id": entry["record_id"],
-                "user_id": entry["user_id"],
-                "erased_at": entry["erased_at"],
-                "user_erased": False,
-                "legal_hold": False,
-                "submissions": 0,
-                "uploads": 0,
-                "record_restored": False,
-                "journal_repaired": False,
-            }
-            user = entry["user_id"] and User.objects.select_for_update().filter(pk=entry["user_id"]).first()
-            if user:
-                if user.legal_hold:
-                    logger.warning("Replaying the erasure of user %s, who is on legal hold", user.pk)
-                    row["legal_hold"] = True
-                counts = _erase(user=user, actor=None, submissions_before=entry["erased_at"])
-                user.delete()
-                row.update(user_erased=True, submissions=counts["submissions"], uploads=counts["uploads"])
-            if entry["email_hash"]:
-                visitor_forms = FormSubmission.objects.filter(
-                    email_hash=entry["email_hash"], created_at__lte=entry["erased_at"]
-                )
-                if not entry["user_id"]:
-                    # A visitor erasure took the forms sent without an account only, as it did then.
-                    visitor_forms = visitor_forms.filter(user__isnull=True)
-                _, deleted = visitor_forms.delete()
-                row["submissions"] += deleted.get(FormSubmission._meta.label, 0)
-            if entry["record_id"] not in records:
-                record = ErasureRecord(
-                    id=entry["record_id"],
-                    user_id=entry["user_id"],
-                    email_hash=entry["email_hash"],
-                    erased_at=entry["erased_at"],
-                    reason=entry["reason"],
-                    actor_id=entry.get("actor_id") or None,
-                    created_at=entry["erased_at"],
-                )
-                record.full_clean(validate_unique=False)
-                record.save(force_insert=True)
-                records[entry["record_id"]] = record
-                row["record_restored"] = True
-            if entry["record_id"] not in journaled:
-                missing_lines.append(journal_entry(records[entry["record_id"]]))
-                row["journal_repaired"] = True
-            rows.append(row)
-            if progress is not None:
-                progress(len(rows), len(entries))
-
-        totals = {
-            "erasures": len(rows),
-            "users_erased": sum(row["user_erased"] for row in rows),
-            "submissions_deleted": sum(row["submissions"] for row in rows),
-            "uploads_deleted": sum(row["uploads"] for row in rows),
-            "records_restored": sum(row["record_restored"] for row in rows),
-            "journal_repaired": sum(row["journal_repaired"] for row in rows),
-            "held_users": sum(row["legal_hold"] for row in rows),
-        }
-        changed = any(totals[name] for name in totals if name != "erasures")
-        if changed:
-            audit_record(
-                action="erasure.replayed",
-                entity_type=ErasureRecord._meta.label_lower,
-                changes={"since": since.isoformat(), **totals},
-            )
-            transaction.on_commit(lambda: _journal_append_safely(missing_lines))
-            transaction.on_commit(content_version_bump)
-    return {
-        "since": since,
-        "changed": changed,
-        "unreadable_lines": read.unreadable,
-        **totals,
-        "rows": rows,
-    }

@@ -931,7 +931,7 @@ def _after_restore(plan: RestorePlan, result: RestoreResult, *, alias: str, say)
     """Migrates forward, replays the erasures made since the backup, and rebuilds the backup records."""
     from django.core.management import call_command
 
-    from compliance.gdpr import erasures_replay
+    from compliance.replay import erasures_replay
 
     if plan.missing_migrations:
         say(f"Migrating forward: {len(plan.missing_migrations)} migrations are newer than the backup...")

@@ -27,13 +27,13 @@ from compliance.gdpr import (
     ANONYMIZED_DATA,
     LastAdminRefused,
     LegalHoldRefused,
-    erasures_replay,
-    journal_path,
     user_anonymize,
     user_erase,
     user_export,
 )
+from compliance.journal import journal_path
 from compliance.models import ErasureRecord
+from compliance.replay import erasures_replay
 from content.models import Service
 from content.tests.caching import public_cache_retired_by
 from content.tests.factories import ServiceFactory

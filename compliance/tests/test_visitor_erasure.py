@@ -16,8 +16,10 @@ from accounts.models import Role
 from accounts.tests.factories import UserFactory
 from audit.models import AuditLog
 from common.crypto import email_blind_index
-from compliance.gdpr import AccountExistsRefused, erasures_replay, journal_path, visitor_data_erase
+from compliance.gdpr import AccountExistsRefused, visitor_data_erase
+from compliance.journal import journal_path
 from compliance.models import ErasureRecord
+from compliance.replay import erasures_replay
 from submissions.models import FormSubmission
 from submissions.tests.factories import FormSubmissionFactory
 

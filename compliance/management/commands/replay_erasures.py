@@ -6,7 +6,8 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from common.commands import BaseCommand
 from common.progress import Progress
-from compliance.gdpr import erasures_replay, journal_path
+from compliance.journal import journal_path
+from compliance.replay import erasures_replay
 
 
 def parse_since(value: str) -> datetime:
