@@ -115,19 +115,8 @@ def submission_create(
             idempotency_scope=idempotency_scope if idempotency_key else "",
             idempotency_fingerprint=idempotency_fingerprint if idempotency_key else "",
         )
-        # The unique (form_type, scope, key) constraint is left to the database: under a race only
-        # the INSERT knows, and its IntegrityError is what the replay below relies on.
-        submission.full_clean(validate_constraints=False)
-        try:
-            with transaction.atomic():  # a savepoint: the outer transaction survives a lost race
-                submission.save(force_insert=True)
-        except IntegrityError:
-            if not idempotency_key:
-                raise
-            # Another request with this key committed between the check above and this INSERT.
-            existing = submission_replayable(lookup(), fingerprint=idempotency_fingerprint)
-            if existing is None:
-                raise
+        existing = _submission_insert(submission, lookup=lookup if idempotency_key else None)
+        if existing is not None:
             return existing, False
         if admit is not None:
             admit()
@@ -147,6 +136,29 @@ def submission_create(
 
         transaction.on_commit(enqueue, robust=True)
     return submission, True
+
+
+def _submission_insert(submission: FormSubmission, *, lookup) -> FormSubmission | None:
+    """
+    Inserts the row; with an idempotency key (`lookup` finds its first use), a request that committed
+    the same key between the caller's check and this INSERT is returned instead, for a replay.
+    """
+    # The unique (form_type, scope, key) constraint is left to the database: under a race only the
+    # INSERT knows, and its IntegrityError is what the replay relies on.
+    submission.full_clean(validate_constraints=False)
+    try:
+        with transaction.atomic():  # a savepoint: the outer transaction survives a lost race
+            submission.save(force_insert=True)
+    except IntegrityError:
+        existing = (
+            None
+            if lookup is None
+            else submission_replayable(lookup(), fingerprint=submission.idempotency_fingerprint)
+        )
+        if existing is None:
+            raise
+        return existing
+    return None
 
 
 def _mail_body(submission: FormSubmission) -> str:
