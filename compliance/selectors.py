@@ -60,69 +60,75 @@ def _analysis(upload: FileUpload) -> dict | None:
 def user_export_document(*, user) -> dict:
     """
     One JSON-serialisable document with the personal data held about `user`, decrypted. Four queries
-    whatever the volume (submissions, their services, uploads with analyses, audit events), plus one
-    storage read per analysis document.
+    whatever the volume, plus one storage read per analysis document.
     """
     submissions = user_submissions(user=user).prefetch_related("services").order_by("created_at", "id")
     uploads = FileUpload.objects.filter(user=user).select_related("analysis").order_by("created_at", "id")
     return {
         "generated_at": timezone.now().isoformat(),
-        "user": {
-            "id": str(user.pk),
-            "email": user.email,
-            "name": user.name,
-            "company": user.company,
-            "phone": user.phone,
-            "country": str(user.country or ""),
-            "role": user.role,
-            "is_active": user.is_active,
-            "preferences": user.preferences if isinstance(user.preferences, dict) else {},
-            "legal_hold": user.legal_hold,
-            "created_at": _iso(user.created_at),
-            "updated_at": _iso(user.updated_at),
-            "last_login": _iso(user.last_login),
-            "email_verified_at": _iso(user.email_verified_at),
-            "anonymized_at": _iso(user.anonymized_at),
-        },
-        "submissions": [
-            {
-                "id": str(submission.pk),
-                "form_type": submission.form_type,
-                "status": submission.status,
-                "data": submission.data if isinstance(submission.data, dict) else {},
-                "services": sorted(service.slug for service in submission.services.all()),
-                "via_account": submission.user_id == user.pk,
-                "created_at": _iso(submission.created_at),
-            }
-            for submission in submissions
-        ],
-        "uploads": [
-            {
-                "id": str(upload.pk),
-                "filename": upload.filename,
-                "size": upload.size,
-                "mime_type": upload.mime_type,
-                "sha256": upload.sha256,
-                "status": upload.status,
-                "created_at": _iso(upload.created_at),
-                "processed_at": _iso(upload.processed_at),
-                "analysis": _analysis(upload),
-            }
-            for upload in uploads
-        ],
-        "audit_events": [
-            {
-                "id": str(event.pk),
-                "action": event.action,
-                "entity_type": event.entity_type,
-                "entity_id": event.entity_id,
-                "by_user": event.actor_id == user.pk,
-                "changes": event.changes,
-                "ip_address": event.ip_address,
-                "created_at": _iso(event.created_at),
-            }
-            for event in user_audit_events(user=user)
-        ],
+        "user": _profile(user),
+        "submissions": [_submission(submission, user) for submission in submissions],
+        "uploads": [_upload(upload) for upload in uploads],
+        "audit_events": [_event(event, user) for event in user_audit_events(user=user)],
+    }
+
+
+def _profile(user) -> dict:
+    return {
+        "id": str(user.pk),
+        "email": user.email,
+        "name": user.name,
+        "company": user.company,
+        "phone": user.phone,
+        "country": str(user.country or ""),
+        "role": user.role,
+        "is_active": user.is_active,
+        "preferences": user.preferences if isinstance(user.preferences, dict) else {},
+        "legal_hold": user.legal_hold,
+        "created_at": _iso(user.created_at),
+        "updated_at": _iso(user.updated_at),
+        "last_login": _iso(user.last_login),
+        "email_verified_at": _iso(user.email_verified_at),
+        "anonymized_at": _iso(user.anonymized_at),
+    }
+
+
+def _submission(submission, user) -> dict:
+    return {
+        "id": str(submission.pk),
+        "form_type": submission.form_type,
+        "status": submission.status,
+        "data": submission.data if isinstance(submission.data, dict) else {},
+        "services": sorted(service.slug for service in submission.services.all()),
+        "via_account": submission.user_id == user.pk,
+        "created_at": _iso(submission.created_at),
+    }
+
+
+def _upload(upload) -> dict:
+    return {
+        "id": str(upload.pk),
+        "filename": upload.filename,
+        "size": upload.size,
+        "mime_type": upload.mime_type,
+        "sha256": upload.sha256,
+        "status": upload.status,
+        "created_at": _iso(upload.created_at),
+        "processed_at": _iso(upload.processed_at),
+        "analysis": _analysis(upload),
+    }
+
+
+def _event(event, user) -> dict:
+    return {
+        "id": str(event.pk),
+        "action": event.action,
+        "entity_type": event.entity_type,
+        "entity_id": event.entity_id,
+        "by_user": event.actor_id == user.pk,
+        "changes": event.changes,
+        "ip_address": event.ip_address,
+        "created_at": _iso(event.created_at),
     }
 
 
