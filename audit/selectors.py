@@ -3,6 +3,8 @@
 import hmac
 from dataclasses import dataclass
 
+from django.db.models import Q
+
 from . import chain
 from .models import AuditLog
 
@@ -100,3 +102,25 @@ def audit_chain_verify(*, chunk_size: int = 2000, progress=None) -> ChainReport:
         report.row_id = str(row.id)
         report.row_sequence = row.sequence
     return report
+
+
+def audit_purge_boundary(*, cutoff, held_user_ids: list[str]) -> int:
+    """
+    The last sequence number a retention purge may remove. The chain can only lose a prefix (the anchor
+    vouches for what came before the first row left), so it stops before the first row not yet due, and
+    before the first expired row by or about a user on legal hold.
+    """
+    rows = AuditLog.objects.all()
+    first_kept = rows.filter(created_at__gte=cutoff).order_by("sequence").values_list("sequence", flat=True)
+    boundary = first_kept.first()
+    if held_user_ids:
+        held_rows = rows.filter(created_at__lt=cutoff).filter(
+            Q(actor_id__in=held_user_ids) | Q(entity_type="accounts.user", entity_id__in=held_user_ids)
+        )
+        first_held = held_rows.order_by("sequence").values_list("sequence", flat=True).first()
+        if first_held is not None and (boundary is None or first_held < boundary):
+            boundary = first_held
+    if boundary is None:
+        last = rows.order_by("-sequence").values_list("sequence", flat=True).first()
+        return last or 0
+    return boundary - 1

@@ -1,4 +1,4 @@
-from django.db import models
+from django.db import connection, models, transaction
 from django.utils.ipv6 import clean_ipv6_address
 
 from common.context import get_request_context
@@ -75,3 +75,40 @@ def _ip(value):
     if value and ":" in value:
         return clean_ipv6_address(value)
     return value or None
+
+
+@transaction.atomic
+def audit_purge_batch(*, cutoff, boundary: int, batch_size: int) -> int:
+    """
+    Removes the next `batch_size` rows of the chain's prefix, up to sequence `boundary`, older than
+    `cutoff`; returns how many (0 when none is left). Retention's one way past the append-only guard.
+    """
+    if connection.vendor == "postgresql":
+        # The one path the append-only trigger lets delete, for this transaction only, and only rows
+        # older than the cut-off (audit/chain.py).
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('audit.purge_before', %s, true)", [cutoff.isoformat()])
+    todo = AuditLog.objects.filter(sequence__lte=boundary)
+    # The batch ends at the batch_size-th row still due, or at the last one.
+    last = list(todo.order_by("sequence").values_list("sequence", "hash")[batch_size - 1 : batch_size])
+    if not last:
+        last = list(todo.order_by("-sequence").values_list("sequence", "hash")[:1])
+    if not last:
+        return 0
+    through_sequence, through_hash = last[0]
+    # The anchor travels in the chain itself, and is written first: it takes the next number after the
+    # newest row even when the batch removes every other row (numbers are never reused), and
+    # verification then starts from it.
+    deleting = AuditLog.objects.filter(sequence__lte=through_sequence)
+    audit_record(
+        action=chain.PURGE_ACTION,
+        entity_type="audit.auditlog",
+        changes={
+            "through_sequence": through_sequence,
+            "through_hash": through_hash,
+            "rows": deleting.count(),
+            "cutoff": cutoff.isoformat(),
+        },
+    )
+    deleted, _ = deleting.delete()
+    return deleted

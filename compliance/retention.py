@@ -14,14 +14,14 @@ from datetime import datetime, timedelta
 
 from django.apps import apps
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Role, User
-from audit import chain
 from audit.models import AuditLog
-from audit.services import audit_record
+from audit.selectors import audit_purge_boundary
+from audit.services import audit_purge_batch, audit_record
 from common.caching import content_version_bump
 from common.crypto import email_blind_index
 from common.locks import job_lock
@@ -176,70 +176,14 @@ def _run_submissions(result, *, dry_run, batch_size, on_batch):
         _batch_done(result, len(ids), on_batch)
 
 
-def _audit_purge_boundary(cutoff) -> int:
-    """
-    The last sequence number the purge may remove. The chain can only lose a prefix (the anchor
-    vouches for what came before the first row left), so it stops before the first row that is not
-    yet due, and before the first expired row about a user on legal hold.
-    """
-    rows = AuditLog.objects.all()
-    first_kept = rows.filter(created_at__gte=cutoff).order_by("sequence").values_list("sequence", flat=True)
-    boundary = first_kept.first()
-    held_ids = [str(pk) for pk in _held_users().values_list("pk", flat=True)]
-    if held_ids:
-        held_rows = rows.filter(created_at__lt=cutoff).filter(
-            Q(actor_id__in=held_ids) | Q(entity_type="accounts.user", entity_id__in=held_ids)
-        )
-        first_held = held_rows.order_by("sequence").values_list("sequence", flat=True).first()
-        if first_held is not None and (boundary is None or first_held < boundary):
-            boundary = first_held
-    if boundary is None:
-        last = rows.order_by("-sequence").values_list("sequence", flat=True).first()
-        return last or 0
-    return boundary - 1
-
-
 def _run_audit(result, *, dry_run, batch_size, on_batch):
-    boundary = _audit_purge_boundary(result.cutoff)
-    expired = AuditLog.objects.filter(created_at__lt=result.cutoff)
-    todo = AuditLog.objects.filter(sequence__lte=boundary)
-    result.matched = expired.count()
-    result.held = result.matched - todo.count()
+    held_ids = [str(pk) for pk in _held_users().values_list("pk", flat=True)]
+    boundary = audit_purge_boundary(cutoff=result.cutoff, held_user_ids=held_ids)
+    result.matched = AuditLog.objects.filter(created_at__lt=result.cutoff).count()
+    result.held = result.matched - AuditLog.objects.filter(sequence__lte=boundary).count()
     if dry_run:
         return
-    while True:
-        with transaction.atomic():
-            if connection.vendor == "postgresql":
-                # The one path the append-only trigger lets delete, for this transaction only, and
-                # only rows older than the cut-off (audit/chain.py).
-                with connection.cursor() as cursor:
-                    cursor.execute(
-                        "SELECT set_config('audit.purge_before', %s, true)", [result.cutoff.isoformat()]
-                    )
-            # The batch ends at the batch_size-th row still due, or at the last one.
-            last = list(
-                todo.order_by("sequence").values_list("sequence", "hash")[batch_size - 1 : batch_size]
-            )
-            if not last:
-                last = list(todo.order_by("-sequence").values_list("sequence", "hash")[:1])
-            if not last:
-                return
-            through_sequence, through_hash = last[0]
-            # The anchor travels in the chain itself, and is written first: it takes the next number
-            # after the newest row even when the batch removes every other row (numbers are never
-            # reused), and verification then starts from it.
-            deleting = AuditLog.objects.filter(sequence__lte=through_sequence)
-            audit_record(
-                action=chain.PURGE_ACTION,
-                entity_type="audit.auditlog",
-                changes={
-                    "through_sequence": through_sequence,
-                    "through_hash": through_hash,
-                    "rows": deleting.count(),
-                    "cutoff": result.cutoff.isoformat(),
-                },
-            )
-            deleted, _ = deleting.delete()
+    while deleted := audit_purge_batch(cutoff=result.cutoff, boundary=boundary, batch_size=batch_size):
         _batch_done(result, deleted, on_batch)
 
 
