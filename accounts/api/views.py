@@ -200,7 +200,7 @@ class LogoutAllApi(APIView):
 
 
 class MeApi(APIView):
-    """The signed-in user's own account. compliance.api adds DELETE (the erasure) and routes it."""
+    # The signed-in user's own account; compliance.api adds DELETE (the erasure) and routes me/.
 
     permission_classes = [IsAuthenticated]
     parser_classes = [JSONParser]

@@ -21,7 +21,8 @@ from .serializers import UserEraseInputSerializer, UserExportOutputSerializer
 
 
 class MeApi(AccountMeApi):
-    """accounts' me/ (GET, PATCH) with the erasure: DELETE carries the password that confirms it."""
+    # accounts' me/ (GET, PATCH) with the erasure. A comment, not a docstring: drf-spectacular would
+    # publish a docstring as the description of GET and PATCH. DELETE carries the confirming password.
 
     schema = DeleteWithBodySchema()
 
