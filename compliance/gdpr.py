@@ -7,21 +7,23 @@ import logging
 from datetime import datetime
 
 from django.contrib.admin.models import LogEntry
+from django.contrib.auth.hashers import make_password
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import CharField, Q, Value
+from django.db.models.functions import Cast, Concat, Replace
 from django.utils import timezone
 from knox.models import get_token_model
 
 from accounts.models import Role, User
 from accounts.selectors import user_by_email
 from accounts.services import password_confirmed
-from audit.services import audit_record
+from audit.services import audit_record, audit_record_many
 from common.caching import content_version_bump
 from common.crypto import email_blind_index
 from submissions.models import FormSubmission
-from uploads.services import uploads_delete_for_user
+from uploads.services import uploads_delete_for_user, uploads_delete_for_users
 
 from . import selectors
 from .journal import journal_append_safely, journal_entry
@@ -89,39 +91,106 @@ def user_export(*, user: User, actor: User | None = None) -> dict:
 # --- Anonymisation -----------------------------------------------------------------------------------
 
 
-@transaction.atomic
 def user_anonymize(*, user: User, actor: User | None = None, reason: str = "retention") -> User:
     """
     Keeps the account row (ids, role, dates: the history still adds up) and removes everything that
-    identifies the person: profile, log-in, tokens, uploads with their files, and the personal data of
-    their submissions, found by account and by the blind index of the address before it is scrubbed.
-
-    A constant number of queries whatever the user holds: the retention job runs it for thousands of
-    users. Already anonymised: nothing happens. On legal hold: LegalHoldRefused.
+    identifies the person (users_anonymize). Already anonymised: nothing happens. On legal hold:
+    LegalHoldRefused.
     """
-    # The stored row, locked, decides: the caller's object may be stale (two runs at once, an old list).
-    stored = (
-        User.objects.select_for_update()
-        .filter(pk=user.pk)
-        .values("email", "anonymized_at", "legal_hold", "email_verified_at")
-        .first()
-    )
-    if stored is None:
-        raise User.DoesNotExist(f"User {user.pk} does not exist.")
-    if stored["anonymized_at"] is not None:
-        user.refresh_from_db()
-        return user
-    if stored["legal_hold"]:
-        raise LegalHoldRefused(user)
+    if users_anonymize(users=[user], actor=actor, reason=reason) == 0:
+        # The stored row, locked by users_anonymize, decided: the caller's object may be stale.
+        stored = User.objects.filter(pk=user.pk).values("anonymized_at", "legal_hold").first()
+        if stored is None:
+            raise User.DoesNotExist(f"User {user.pk} does not exist.")
+        if stored["anonymized_at"] is None and stored["legal_hold"]:
+            raise LegalHoldRefused(user)
+    user.refresh_from_db()
+    return user
 
+
+@transaction.atomic
+def users_anonymize(*, users, actor: User | None = None, reason: str = "retention") -> int:
+    """
+    Anonymises `users` set-based: a constant number of statements for the whole batch, since retention
+    runs it for hundreds of thousands. Their profile, log-in, tokens, uploads with their files and the
+    personal data of their submissions go (found by account, and by the blind index of a verified
+    address before it is scrubbed). Users already anonymised or on legal hold, as stored now (rows
+    locked), are left alone. Returns how many were anonymised.
+    """
+    stored = list(
+        User.objects.select_for_update()
+        .filter(pk__in=[user.pk for user in users], anonymized_at__isnull=True, legal_hold=False)
+        .values_list("pk", "email", "email_verified_at")
+    )
+    if not stored:
+        return 0
+    ids = [pk for pk, _, _ in stored]
     now = timezone.now()
-    email_hash = email_blind_index(stored["email"])
+    submissions = _submissions_anonymize(stored, now)
+    uploads = uploads_delete_for_users(users=ids, actor=actor)
+    tokens = _count_by(get_token_model().objects.filter(user__in=ids).values_list("user_id", flat=True))
+    get_token_model().objects.filter(user__in=ids).delete()
+    LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(User), object_id__in=[str(pk) for pk in ids]
+    ).update(object_repr=Concat(Value("anonymised user "), "object_id"))
+    # One value for every row of the batch where the per-user one is random: an unusable password and
+    # the ciphertext of an empty phone tell nothing about anyone. The address is unique per user (.invalid
+    # is reserved, RFC 2606) and deliberately not one EmailValidator accepts, hence update(), no full_clean().
+    User.objects.filter(pk__in=ids).update(
+        email=Concat(
+            Value("anonymized_"), Replace(Cast("id", CharField()), Value("-"), Value("")), Value("@invalid")
+        ),
+        name="",
+        company="",
+        phone="",
+        country="",
+        password=make_password(None),
+        is_active=False,
+        anonymized_at=now,
+        updated_at=now,
+    )
+    audit_record_many(
+        [
+            {
+                "action": "user.anonymized",
+                "entity_type": User._meta.label_lower,
+                "entity_id": str(pk),
+                "actor_id": getattr(actor, "pk", None),
+                "changes": {
+                    "reason": reason,
+                    "submissions": submissions.get(pk, 0),
+                    "uploads": uploads.get(pk, 0),
+                    "logins_revoked": tokens.get(pk, 0),
+                },
+            }
+            for pk in ids
+        ]
+    )
+    return len(ids)
+
+
+def _count_by(keys) -> dict:
+    counts = {}
+    for key in keys:
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def _submissions_anonymize(stored: list[tuple], now) -> dict:
+    """
+    The personal data of the users' submissions, in one UPDATE; returns {user id: rows}. `error` may
+    quote the address (a mail server's refusal), so it goes too; so does the Idempotency-Key, whose scope
+    hashes the client address and whose fingerprint the body (a null key frees its unique slot).
+    """
+    ids = [pk for pk, _, _ in stored]
     # Visitor forms follow only a verified address (selectors.user_submissions), as stored now.
-    user.email_verified_at = stored["email_verified_at"]
-    # update() rather than a loop: one statement for any number of rows. `error` may quote the
-    # address (a mail server's refusal), so it goes too; so does the Idempotency-Key, whose scope
-    # hashes the client address and whose fingerprint the body (a null key frees its unique slot).
-    submissions = selectors.user_submissions(user=user, email_hash=email_hash).update(
+    owner_of_hash = {email_blind_index(email): pk for pk, email, verified_at in stored if verified_at}
+    matching = FormSubmission.objects.filter(Q(user__in=ids) | Q(email_hash__in=list(owner_of_hash)))
+    rows = list(matching.values_list("user_id", "email_hash"))
+    counts = _count_by(
+        user_id if user_id in set(ids) else owner_of_hash[email_hash] for user_id, email_hash in rows
+    )
+    matching.update(
         data=ANONYMIZED_DATA,
         email_hash="",
         error="",
@@ -130,38 +199,7 @@ def user_anonymize(*, user: User, actor: User | None = None, reason: str = "rete
         idempotency_fingerprint="",
         updated_at=now,
     )
-    uploads = uploads_delete_for_user(user=user, actor=actor)
-    tokens, _ = get_token_model().objects.filter(user=user).delete()
-    _admin_log_scrub(user, "anonymised")
-
-    user.email = anonymized_email(user)
-    user.name = user.company = user.phone = ""
-    user.country = ""
-    user.set_unusable_password()
-    user.is_active = False
-    user.anonymized_at = now
-    # No full_clean(): the .invalid address is deliberately not one EmailValidator accepts, and the
-    # uniqueness checks would cost queries per user for an address that is unique by construction.
-    user.save(
-        update_fields=[
-            "email",
-            "name",
-            "company",
-            "phone",
-            "country",
-            "password",
-            "is_active",
-            "anonymized_at",
-            "updated_at",
-        ]
-    )
-    audit_record(
-        action="user.anonymized",
-        entity=user,
-        actor=actor,
-        changes={"reason": reason, "submissions": submissions, "uploads": uploads, "logins_revoked": tokens},
-    )
-    return user
+    return counts
 
 
 # --- Erasure -----------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from submissions.models import FormSubmission
 from uploads.models import FileUpload
 from uploads.services import upload_delete
 
-from .gdpr import user_anonymize
+from .gdpr import users_anonymize
 
 LOCK_NAME = "apply_retention"
 
@@ -137,8 +137,7 @@ def _run_users(result, *, dry_run, batch_size, on_batch):
             if seen.intersection(u.pk for u in batch):
                 raise RuntimeError("users_inactive: an anonymised user still matches the policy")
             seen.update(u.pk for u in batch)
-            for user in batch:
-                user_anonymize(user=user, actor=None, reason="retention")
+            users_anonymize(users=batch, actor=None, reason="retention")
         _batch_done(result, len(batch), on_batch)
 
 

@@ -278,17 +278,23 @@ def upload_delete(*, upload: FileUpload, actor) -> None:
 
 @transaction.atomic
 def uploads_delete_for_user(*, user, actor) -> int:
+    """Every upload of `user`, as upload_delete() would remove them one by one (uploads_delete_for_users)."""
+    return uploads_delete_for_users(users=[user], actor=actor).get(user.pk, 0)
+
+
+@transaction.atomic
+def uploads_delete_for_users(*, users, actor) -> dict:
     """
-    Every upload of `user`, as upload_delete() would remove them one by one, in a constant number of
-    queries whatever their number: erasure and anonymisation run it for thousands of users.
+    Every upload of `users` in a constant number of queries whatever their number (erasure and
+    anonymisation run it for thousands of users); returns {user id: uploads deleted}.
     """
     rows = list(
-        FileUpload.objects.filter(user=user).values_list(
-            "pk", "size", "storage_path", "analysis__details_path"
+        FileUpload.objects.filter(user__in=users).values_list(
+            "pk", "user_id", "size", "storage_path", "analysis__details_path"
         )
     )
     if not rows:
-        return 0
+        return {}
     audit_record_many(
         [
             {
@@ -298,13 +304,16 @@ def uploads_delete_for_user(*, user, actor) -> int:
                 "actor_id": getattr(actor, "pk", None),
                 "changes": {"size": size},
             }
-            for pk, size, _, _ in rows
+            for pk, _, size, _, _ in rows
         ]
     )
     FileUpload.objects.filter(pk__in=[pk for pk, *_ in rows]).delete()
-    names = [name for _, _, *paths in rows for name in paths if name]
+    names = [name for _, _, _, *paths in rows for name in paths if name]
     transaction.on_commit(lambda: _files_delete(names))
-    return len(rows)
+    counts = {}
+    for _, user_id, *_ in rows:
+        counts[user_id] = counts.get(user_id, 0) + 1
+    return counts
 
 
 def _files_delete(names: list[str]) -> None:
