@@ -5,10 +5,10 @@ from django.db import models, transaction
 from django.db.models.functions import Lower
 from django.utils.crypto import salted_hmac
 from django_countries.fields import CountryField
-from django_cryptography.fields import encrypt
 
 from audit.services import audit_record
 from common.crypto import normalize_email
+from common.fields import EncryptedCharField
 from common.models import BaseModel
 
 from .roles import Role, role_apply
@@ -73,7 +73,7 @@ class User(BaseModel, AbstractBaseUser, PermissionsMixin):
     )
     name = models.CharField(max_length=150, blank=True)
     company = models.CharField(max_length=200, blank=True)
-    phone = encrypt(models.CharField(max_length=32, blank=True, default=""))
+    phone = EncryptedCharField(max_length=32, blank=True, default="")
     country = CountryField(blank=True, help_text="ISO 3166 country.")
     role = models.CharField(
         max_length=16,

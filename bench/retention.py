@@ -106,7 +106,8 @@ def seed_users(url: str, n: int, root: Path = ROOT) -> None:
             "import django; django.setup();"
             "from accounts.models import User;"
             "field = User._meta.get_field('phone');"
-            "print(field._dump('').hex())",
+            "from django.db import connection;"
+            "print(bytes(field.get_db_prep_value('', connection)).hex())",
         ],
         env=env_for(url),
         cwd=root,

@@ -8,7 +8,3 @@ class CommonConfig(AppConfig):
 
     def ready(self):
         from . import checks  # noqa: F401 - registers the Celery timing checks
-        from .encryption import install_keyring
-
-        # Every model is loaded by now; the fields must use the keyring before the first query.
-        install_keyring()

@@ -1,10 +1,9 @@
 """
-The keyring behind every encrypted model field: key rotation for django_cryptography.
+The keyring behind every encrypted model field (common.fields): encryption with key rotation.
 
-The library builds one `FernetBytes` per field at import time, with the AES key derived from
-CRYPTOGRAPHY_KEY and the HMAC keyed by SECRET_KEY. It has no key rotation, and rotating SECRET_KEY makes
-every encrypted value unreadable. `CommonConfig.ready()` replaces that object on every encrypted field
-with `keyring`, which:
+django-cryptography's fields, which wrote the older values, build one `FernetBytes` per field, with the
+AES key derived from CRYPTOGRAPHY_KEY and the HMAC keyed by SECRET_KEY: no rotation, and rotating
+SECRET_KEY makes every value unreadable. The keyring:
 
 - writes tokens with version byte 0x81: AES-CBC under the key derived from FIELD_ENCRYPTION_KEY exactly
   as the library derives it, HMAC-SHA256 under a second key derived from the same setting. Nothing
@@ -62,7 +61,7 @@ def key_fingerprint(key: str | bytes) -> str:
 
 
 class FieldKeyring:
-    """Stands in for the library's `FernetBytes`: the fields call `encrypt(bytes)` and `decrypt(bytes, ttl)`."""
+    """What common.fields encrypts and decrypts with: `encrypt(bytes)` and `decrypt(bytes, ttl)`."""
 
     def __init__(self):
         self._derived: dict[tuple[bytes, bytes], _FieldKey] = {}
@@ -200,29 +199,3 @@ class FieldKeyring:
 
 
 keyring = FieldKeyring()
-
-
-def encrypted_fields():
-    """Every (model, field) whose values the keyring encrypts, in a stable order."""
-    from django.apps import apps
-    from django_cryptography.fields import EncryptedMixin
-
-    found = []
-    for model in apps.get_models():
-        for field in model._meta.concrete_fields:
-            # field.model: an inherited field is walked once, on the model that owns its column.
-            if isinstance(field, EncryptedMixin) and field.model is model and field._fernet is keyring:
-                found.append((model, field))
-    return sorted(found, key=lambda pair: (pair[0]._meta.label_lower, pair[1].name))
-
-
-def install_keyring() -> None:
-    """Puts the keyring on every encrypted field (called from CommonConfig.ready())."""
-    from django.apps import apps
-    from django_cryptography.fields import EncryptedMixin
-
-    for model in apps.get_models():
-        for field in model._meta.concrete_fields:
-            # A field given its own `key=` keeps the library's handling: its key is not FIELD_ENCRYPTION_KEY.
-            if isinstance(field, EncryptedMixin) and field.key is None:
-                field._fernet = keyring

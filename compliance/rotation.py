@@ -24,7 +24,8 @@ from django_cryptography.utils.crypto import InvalidToken
 from audit.services import audit_record
 from common.caching import content_version_bump
 from common.crypto import email_blind_index
-from common.encryption import encrypted_fields, key_fingerprint, keyring
+from common.encryption import key_fingerprint, keyring
+from common.fields import encrypted_fields
 from submissions.models import FormSubmission
 
 from .models import KeyRotation, KeyRotationKind

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.db import models
-from django_cryptography.fields import encrypt
 
+from common.fields import EncryptedJSONField
 from common.models import BaseModel
 
 
@@ -29,7 +29,7 @@ class FormSubmission(BaseModel):
     )
     form_type = models.CharField(max_length=20, choices=FormType.choices)
     # Everything the visitor typed, PII included: encrypted at rest.
-    data = encrypt(models.JSONField(default=dict))
+    data = EncryptedJSONField(default=dict)
     # Keyed HMAC of the normalised e-mail: finds a person's submissions without decrypting every row.
     email_hash = models.CharField(max_length=64, db_index=True, blank=True)
     status = models.CharField(

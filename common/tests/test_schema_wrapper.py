@@ -6,7 +6,6 @@ upgrade that renames or reshapes that hook must fail here, not silently drop the
 import inspect
 
 import pytest
-
 from drf_spectacular.openapi import AutoSchema
 
 
