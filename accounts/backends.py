@@ -1,8 +1,17 @@
 from django.contrib.auth.backends import ModelBackend
 
+from common.context import user_authenticated
+
 
 class EmailBackend(ModelBackend):
     """ModelBackend with the e-mail as the (case-insensitive) user name, so `email=` works too."""
 
     def authenticate(self, request, username=None, password=None, email=None, **kwargs):
         return super().authenticate(request, username=username or email, password=password, **kwargs)
+
+    def get_user(self, user_id):
+        # Called when a session's lazy request.user is first used: noted for the code below the view.
+        user = super().get_user(user_id)
+        if user is not None:
+            user_authenticated(user)
+        return user

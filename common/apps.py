@@ -7,4 +7,11 @@ class CommonConfig(AppConfig):
     verbose_name = "Periodic jobs"
 
     def ready(self):
+        from django.db.backends.signals import connection_created
+
         from . import checks  # noqa: F401 - registers the Celery timing checks
+        from .pools import database_connection_replace_if_closed
+
+        connection_created.connect(
+            database_connection_replace_if_closed, dispatch_uid="common.database_connection_replace_if_closed"
+        )

@@ -1,5 +1,17 @@
-from knox.auth import TokenAuthentication
+from knox.auth import TokenAuthentication as KnoxTokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
+
+from .context import user_authenticated
+
+
+class TokenAuthentication(KnoxTokenAuthentication):
+    """knox's token check, noting the user it finds for the code below the view (common.context)."""
+
+    def authenticate(self, request):
+        found = super().authenticate(request)
+        if found is not None:
+            user_authenticated(found[0])
+        return found
 
 
 class OptionalTokenAuthentication(TokenAuthentication):
@@ -19,8 +31,12 @@ class OptionalTokenAuthentication(TokenAuthentication):
 try:
     from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
 
+    # drf-spectacular matches authentication classes exactly: each of ours gets knox's scheme.
+    class TokenScheme(KnoxTokenScheme):
+        target_class = "common.authentication.TokenAuthentication"
+
     class OptionalKnoxTokenScheme(KnoxTokenScheme):
-        # The same header as knox's own scheme, under its own name: extensions match exact classes.
+        # The same header as knox's own scheme, under its own name.
         target_class = "common.authentication.OptionalTokenAuthentication"
         name = "optionalKnoxApiToken"
 

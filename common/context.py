@@ -1,5 +1,6 @@
 """Per-request context (request id, client IP) that the audit log reads without threading a request."""
 
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -24,3 +25,27 @@ def set_request_context(context: RequestContext):
 
 def reset_request_context(token) -> None:
     _current.reset(token)
+
+
+# The user the request has authenticated, once it has: a session's lazy user when something loaded it
+# (accounts.backends), a token when DRF checked it (common.authentication). Code below the view, the
+# replica router, reads it here instead of loading the user itself.
+_user: ContextVar = ContextVar("authenticated_user", default=None)
+
+
+def user_authenticated(user) -> None:
+    _user.set(user)
+
+
+def authenticated_user():
+    return _user.get()
+
+
+@contextmanager
+def authenticated_user_scope():
+    """One request's scope: no user at its start, and none left behind for the next."""
+    token = _user.set(None)
+    try:
+        yield
+    finally:
+        _user.reset(token)

@@ -8,7 +8,6 @@ One error shape for the whole API:
 
 import logging
 import sys
-import weakref
 
 from django.conf import settings
 from django.core.exceptions import (
@@ -27,6 +26,8 @@ from psycopg_pool import PoolTimeout
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from .pools import database_pools_discard_broken
 
 logger = logging.getLogger(__name__)
 
@@ -53,54 +54,6 @@ _CODES = {
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
 RETRY_AFTER_SECONDS = 5
 _UNAVAILABLE_MESSAGE = "The service is temporarily unavailable. Please retry shortly."
-
-
-# Per pool, its count of bad returns at the last look: kept beside the pool rather than on it.
-_returns_bad_seen: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _returned_broken(pool) -> bool:
-    """
-    Whether a connection came back to `pool` closed by the server since the last look. A write fails
-    inside transaction.atomic(), whose exit closes the broken connection (back to the pool, which
-    discards it) before any handler sees it: only the pool's count of bad returns remembers it.
-    """
-    returned_bad = pool.get_stats().get("returns_bad", 0)
-    seen = _returns_bad_seen.get(pool, 0)
-    _returns_bad_seen[pool] = returned_bad
-    return returned_bad > seen
-
-
-def database_pools_discard_broken() -> list[str]:
-    """
-    Drains the pool of every database whose connection the server has closed (this thread's, still
-    held, or one returned to the pool broken since the last look), and returns their aliases. Those the
-    server said goodbye on are swapped at checkout already (ops.pools); this catches the rest. A
-    restart, a failover or an administrator's kill closes every session at once, but a pool only
-    learns it one connection at a time, when each is next used: without this, every connection left
-    idle across a restart fails one request after the database is back. Drained, the pool closes its
-    idle connections and opens new ones now, and replaces those in use when they come back. Costs
-    nothing until a connection breaks; the alternative, psycopg_pool's check on every checkout
-    (CONN_HEALTH_CHECKS), costs a round trip on every request and, after a restart, sleeps a growing
-    backoff between stale connections (docs/health.md has both measured).
-    """
-    from django.db import connections
-
-    drained = []
-    for connection in connections.all(initialized_only=True):
-        # The pool as the backend keeps it (DatabaseWrapper.pool would make one where there is none).
-        pool = getattr(type(connection), "_connection_pools", {}).get(connection.alias)
-        if pool is None:
-            continue
-        raw = connection.connection
-        # Both looked at, always: the look at the count also marks those returns as seen.
-        returned_broken = _returned_broken(pool)
-        if returned_broken or (raw is not None and getattr(raw, "broken", False)):
-            pool.drain()
-            drained.append(connection.alias)
-    if drained:
-        logger.warning("Database connection closed by the server: pool drained for %s", ", ".join(drained))
-    return drained
 
 
 def _service_unavailable(exc, response_class):

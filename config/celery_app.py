@@ -20,6 +20,6 @@ def _forget_inherited_database_pools(**kwargs):
     would end the parent's sessions. This receiver is connected at import, before the fixup's own (at
     worker_init), so it runs first and leaves the fixup nothing inherited to close.
     """
-    from ops.pools import database_pools_forget
+    from common.pools import database_pools_forget
 
     database_pools_forget()

@@ -1,7 +1,7 @@
 """
 gunicorn settings: `gunicorn config.wsgi:application -c config/gunicorn.py` (Dockerfile, docker-compose).
 
-Django's native pool (`_connection_pools` on the PostgreSQL backend, one per process and alias) must
+Django's native pool (one per process and alias on the PostgreSQL backend: common/pools.py) must
 never cross a fork. A child that inherits an open pool shares its sockets with the parent: a query from
 the child runs on the parent's session, and closing what it inherited (pool.close(), Django's
 close_pool() or connection.close()) sends libpq's Terminate on the parent's sockets and ends the parent's
@@ -16,7 +16,7 @@ of putting workers in a boot loop, and the workers share the imported code copy-
 the pool at import, and the hooks above make it safe if something ever does. What preloading costs is
 code reload on HUP: a deploy is a new container, never a HUP.
 
-The same forgetting runs in Celery's prefork children (config/celery_app.py); both live in ops/pools.py.
+The same forgetting runs in Celery's prefork children (config/celery_app.py); both live in common/pools.py.
 """
 
 import os
@@ -47,12 +47,12 @@ accesslog = "-"
 
 
 def pre_fork(server, worker):
-    from ops.pools import database_pools_close
+    from common.pools import database_pools_close
 
     database_pools_close()
 
 
 def post_fork(server, worker):
-    from ops.pools import database_pools_forget
+    from common.pools import database_pools_forget
 
     database_pools_forget()

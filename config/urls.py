@@ -2,14 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from accounts.forms import AdminLoginForm
 from ops.views import healthz, readyz
-
-admin.site.site_header = "IndiVillage administration"
-admin.site.site_title = "IndiVillage admin"
-admin.site.index_title = "Content, impact and operations"
-# The admin's log-in shares the API's lockout and audit (accounts.services.user_authenticate).
-admin.site.login_form = AdminLoginForm
 
 api_v1 = [
     path("", include("content.api.urls")),

@@ -8,14 +8,7 @@ class OpsConfig(AppConfig):
     verbose_name = "Operations"
 
     def ready(self):
-        from django.db.backends.signals import connection_created
-
-        from .pools import database_connection_replace_if_closed
         from .schedule import beat_schedule_install
-
-        connection_created.connect(
-            database_connection_replace_if_closed, dispatch_uid="ops.database_connection_replace_if_closed"
-        )
 
         def _install(sender, apps=global_apps, using="default", **kwargs):
             # After django_celery_beat's own tables exist: post_migrate runs once all apps are migrated,

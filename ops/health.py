@@ -33,7 +33,8 @@ from django.db import connections
 from django.utils import timezone
 from django_redis.cache import RedisCache as DjangoRedisCache
 
-from common.exceptions import DATABASE_UNAVAILABLE, database_pools_discard_broken
+from common.exceptions import DATABASE_UNAVAILABLE
+from common.pools import database_pools_discard_broken
 from uploads.scanning import clamd_ping
 
 from .beat import heartbeat_age

@@ -15,6 +15,8 @@ from django.conf import settings
 from django.db import DatabaseError, connections, transaction
 from django.utils import timezone
 
+from common.pools import database_pool
+
 DEFAULT_LIMIT = 10
 
 # SQLSTATE 55000 (object not in prerequisite state): the extension is installed in the database, but
@@ -222,11 +224,9 @@ def pool_stats() -> dict[str, dict]:
             found[alias] = {"status": f"no pool ({connection.vendor})"}
         elif not connection.settings_dict["OPTIONS"].get("pool"):
             found[alias] = {"status": "pool not configured: a connection per request"}
-        # `connection.pool` would create the pool to answer; the class-wide registry says if one exists.
-        elif alias not in type(connection)._connection_pools:
+        elif (pool := database_pool(alias)) is None:
             found[alias] = {"status": "no pool in this process"}
         else:
-            pool = type(connection)._connection_pools[alias]
             found[alias] = {"status": "closed" if pool.closed else "open", **pool.get_stats()}
     return found
 

@@ -11,9 +11,10 @@ entry covers API clients, which keep no cookies, and the same user on another de
 
 from django.conf import settings
 
+from common.context import authenticated_user
+
 from .routers import (
     PIN_COOKIE,
-    known_user,
     pin_cookie_valid,
     pin_cookie_value,
     pin_until,
@@ -41,15 +42,16 @@ class ReplicaPinMiddleware:
         primary = unsafe or pin_cookie_valid(request) or getattr(request, "public_cache_fill", False)
         with request_reads(request, primary=primary) as state:
             response = self.get_response(request)
+            user = authenticated_user()
         if state.replica_read and getattr(response, "database_unavailable", False):
             # Most likely the replica (the request read it); if it was the primary, resting the replica
             # changes nothing for the worse.
             replica_rest()
         if unsafe or state.wrote:
-            self._pin(request, response)
+            self._pin(response, user)
         return response
 
-    def _pin(self, request, response) -> None:
+    def _pin(self, response, user) -> None:
         until = pin_until()
         response.set_cookie(
             PIN_COOKIE,
@@ -59,6 +61,5 @@ class ReplicaPinMiddleware:
             httponly=True,
             samesite="Lax",
         )
-        user = known_user(request)
         if user is not None and user.is_authenticated:
             user_pin_set(user.pk, until)

@@ -33,7 +33,8 @@ from django.core import signing
 from django.core.cache import cache
 from django.db import connections
 from django.http import HttpRequest
-from django.utils.functional import LazyObject, empty
+
+from common.context import authenticated_user, authenticated_user_scope
 
 DEFAULT = "default"
 REPLICA = "replica"
@@ -72,7 +73,8 @@ def request_reads(request: HttpRequest, *, primary: bool):
     state = ReadState(request=request, primary=primary)
     token = _state.set(state)
     try:
-        yield state
+        with authenticated_user_scope():
+            yield state
     finally:
         _state.reset(token)
 
@@ -157,28 +159,13 @@ def pin_cookie_valid(request: HttpRequest) -> bool:
     return until > _now()
 
 
-def known_user(request: HttpRequest):
-    """
-    The request's user once something has loaded it (AuthenticationMiddleware's lazy user after it was
-    used, or the user DRF's authentication set), without loading it here: loading reads the database,
-    which would come back to the router.
-    """
-    user = request.__dict__.get("user")
-    if isinstance(user, LazyObject):
-        user = user._wrapped
-        if user is empty:
-            return None
-    return user
-
-
 # --- the router -----------------------------------------------------------------------------------
 
 
 def _in_transaction() -> bool:
-    # Test cases wrap every test in atomic blocks of their own, flagged `_from_testcase`; only the
-    # application's blocks count, so the tests see the routing that production has.
-    blocks = connections[DEFAULT].atomic_blocks
-    return any(not getattr(block, "_from_testcase", False) for block in blocks)
+    # Reads inside a transaction see its writes only on the primary. (A TestCase wraps every test in a
+    # transaction: tests of the routing use transactional tests, as production has no such wrapper.)
+    return connections[DEFAULT].in_atomic_block
 
 
 def _primary_for(state: ReadState | None) -> bool:
@@ -189,7 +176,7 @@ def _primary_for(state: ReadState | None) -> bool:
     if not state.user_checked and state.request is not None:
         # API clients sending a token keep no cookie: their pin is found by user, once the user is
         # known (DRF authenticates inside the view, after every middleware has run).
-        user = known_user(state.request)
+        user = authenticated_user()
         if user is not None:
             state.user_checked = True
             if user.is_authenticated and user_pinned(user.pk):

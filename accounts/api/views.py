@@ -1,6 +1,5 @@
 from django.contrib.auth import logout
 from drf_spectacular.utils import extend_schema
-from knox.auth import TokenAuthentication
 from rest_framework import status
 from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -18,6 +17,7 @@ from accounts.services import (
     user_update,
 )
 from accounts.verification import ResendThrottled, email_verification_resend, email_verify
+from common.authentication import TokenAuthentication
 from common.net import client_ip
 from common.parsers import JSONParser
 

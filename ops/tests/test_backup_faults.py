@@ -77,7 +77,7 @@ def test_an_erasure_committed_after_the_dumps_snapshot_is_replayed_by_the_restor
 
     record = ErasureRecord.objects.get(user_id=leaver.pk)
     # The race itself: the dump holds the user, and their erasure was stamped before the backup began.
-    assert backup.manifest["tables"]["audit_erasurerecord"]["rows"] == 0
+    assert backup.manifest["tables"]["compliance_erasurerecord"]["rows"] == 0
     assert backup.manifest["tables"]["accounts_user"]["rows"] == 1
     assert record.erased_at < backup.created_at
     assert erasure_boundary.replay_since(backup.manifest) <= record.erased_at

@@ -25,8 +25,10 @@ from psycopg_pool import PoolTimeout
 
 from accounts.models import Role
 from accounts.tests.factories import UserFactory
-from common.exceptions import api_exception_handler, database_pools_discard_broken, json_500
-from ops import health, pools
+from common import pools
+from common.exceptions import api_exception_handler, json_500
+from common.pools import database_pools_discard_broken
+from ops import health
 from ops.beat import heartbeat_record
 from ops.health import FAIL, OK, SKIPPED, WARN, CheckOutcome, readiness_run
 from ops.models import BackupRecord, BackupTier, Heartbeat, VerifyStatus
@@ -530,7 +532,7 @@ def _terminate(pids: set[int]) -> None:
 @pytest.fixture(params=["noticed at checkout", "lost without a word"])
 def closed_unnoticed(request, monkeypatch):
     """
-    A restart's connections are noticed at checkout (the server said goodbye on each: ops.pools); a
+    A restart's connections are noticed at checkout (the server said goodbye on each: common.pools); a
     connection lost without a word (a network cut) is not, and its first query fails. Both are tried.
     Returns how many requests may fail: none when noticed, one (which drains the pool) when not.
     """

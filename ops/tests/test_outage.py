@@ -214,7 +214,7 @@ def test_an_outage_answers_503_fast_and_recovers_by_itself(stack):
 def test_a_restart_fails_at_most_one_form_per_worker(stack):
     """
     Writes as reads (before, every idle connection failed one form: 6 of 8). A closed connection is
-    swapped at checkout (ops.pools); one that is not noticed fails inside transaction.atomic(), whose
+    swapped at checkout (common.pools); one that is not noticed fails inside transaction.atomic(), whose
     exit hands it back to the pool before the 503 handler runs, and the pool's count of bad returns
     tells the handler to drain.
     """

@@ -20,9 +20,9 @@ from celery.signals import worker_process_init
 from django.db import connection, connections
 from django.db.backends.postgresql.base import DatabaseWrapper
 
+from common import pools
 from config import gunicorn as gunicorn_conf
 from config.celery_app import app
-from ops import pools
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -25,7 +25,9 @@ from ops.routers import PIN_COOKIE, ReplicaRouter, replica_reads
 from submissions.models import FormSubmission
 from uploads.models import FileUpload
 
-pytestmark = pytest.mark.django_db(databases=["default", "replica"])
+# Transactional: a TestCase would wrap each test in a transaction, which (rightly) sends every read to
+# the primary.
+pytestmark = pytest.mark.django_db(databases=["default", "replica"], transaction=True)
 
 SERVICES = "/api/v1/services/"
 DEMO = "/api/v1/submissions/demo-request/"
