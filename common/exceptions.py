@@ -62,10 +62,16 @@ def _service_unavailable(exc, response_class):
     response = response_class(
         error_body(503, _UNAVAILABLE_MESSAGE), status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
     )
-    # Read by the replica's pin middleware (ops.middleware): a request that read the replica and failed
-    # this way rests the replica for a while.
     response.database_unavailable = True
     return response
+
+
+def database_was_unavailable(response) -> bool:
+    """
+    Whether the response is the 503 of a database that did not answer. The replica's pin middleware
+    (ops.middleware) asks: a request that read the replica and failed this way rests the replica.
+    """
+    return getattr(response, "database_unavailable", False)
 
 
 class ApiError(exceptions.APIException):

@@ -12,6 +12,7 @@ entry covers API clients, which keep no cookies, and the same user on another de
 from django.conf import settings
 
 from common.context import authenticated_user
+from common.exceptions import database_was_unavailable
 
 from .routers import (
     PIN_COOKIE,
@@ -43,7 +44,7 @@ class ReplicaPinMiddleware:
         with request_reads(request, primary=primary) as state:
             response = self.get_response(request)
             user = authenticated_user()
-        if state.replica_read and getattr(response, "database_unavailable", False):
+        if state.replica_read and database_was_unavailable(response):
             # Most likely the replica (the request read it); if it was the primary, resting the replica
             # changes nothing for the worse.
             replica_rest()
