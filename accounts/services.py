@@ -442,3 +442,30 @@ def user_admin_update(*, user: User, actor: User, changed: list[str]) -> User:
     user_role_change(user=user, role=role, actor=actor)
     user_set_active(user=user, is_active=is_active, actor=actor)
     return user
+
+
+@transaction.atomic
+def users_bulk_create(*, users: list[dict], via: str, batch_size: int = 500) -> list[User]:
+    """
+    The one bulk path for users, for seeding and benchmarks only: every user gets no usable password and
+    the role `user`, and one audit row records the batch instead of one row per user. Anything a person
+    does goes through user_create.
+    """
+    unusable = make_password(None)
+    rows = [
+        User(
+            email=normalize_email(spec["email"]),
+            name=spec.get("name", ""),
+            company=spec.get("company", ""),
+            country=spec.get("country", ""),
+            phone=spec.get("phone", ""),
+            password=unusable,
+        )
+        for spec in users
+    ]
+    User.objects.bulk_create(rows, batch_size=batch_size)
+    if rows:
+        audit_record(
+            action="user.bulk_created", entity_type="accounts.user", changes={"rows": len(rows), "via": via}
+        )
+    return rows

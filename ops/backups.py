@@ -705,6 +705,11 @@ def backup_verify(name: str, *, alias: str = "default", actor=None) -> VerifyRes
 # --- Pruning ----------------------------------------------------------------------------------------
 
 
+def backup_verify_random() -> VerifyResult:
+    """The weekly proof that an older backup still restores: one of the last RANDOM_RECENT_DAYS at random."""
+    return backup_verify(backup_pick(pick_random=True))
+
+
 @dataclass
 class PruneResult:
     deleted: list[str] = field(default_factory=list)

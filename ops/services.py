@@ -7,18 +7,17 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django.utils.text import slugify
 
 from accounts.models import Role, User
 from accounts.selectors import user_by_email
-from accounts.services import user_create
-from common.caching import content_version_bump
-from common.crypto import email_blind_index
+from accounts.services import user_create, users_bulk_create
 from common.models import PublishStatus
-from content.models import CaseStudy, CaseStudyResult, Industry, Service
-from content.services import service_create
-from impact.models import ImpactMetric, ImpactStory, Location
+from content.models import CaseStudy, Service
+from content.services import case_studies_bulk_create, industries_ensure, service_create
+from impact.models import ImpactStory
+from impact.services import impact_stories_bulk_create, locations_ensure
 from submissions.models import FormSubmission
+from submissions.services import submissions_bulk_create
 
 from . import demo
 
@@ -112,146 +111,115 @@ def seed_demo_run(*, scale: int = 1, progress=None, batch_size: int = 500) -> Se
     """
     Demo content: users, industries, locations, case studies with results and services, impact stories
     with metrics, form submissions. `scale` makes that many copies of the people, case studies, stories
-    and submissions. Rows go in with bulk inserts, one copy per transaction; a copy whose rows exist
+    and submissions, one copy per transaction, through each app's bulk path. A copy whose rows exist
     already is skipped, so a second run adds nothing. Demo users get no usable password.
     """
     if scale < 1:
         raise SetupError("--scale must be 1 or more.")
     result = SeedResult()
-    now = timezone.now()
     services = {s.slug: s for s in Service.all_objects.all()}
     missing = [s["slug"] for s in demo.CORE_SERVICES if s["slug"] not in services]
     if missing:
         raise SetupError(f"Core services missing ({', '.join(missing)}): run `manage.py bootstrap` first.")
 
-    with transaction.atomic():
-        industries = {}
-        for name in demo.INDUSTRIES:
-            industries[name], created = Industry.objects.get_or_create(
-                slug=slugify(name), defaults={"name": name}
-            )
-            result.add("industries", int(created))
-        locations = {}
-        for spec in demo.LOCATIONS:
-            locations[spec["name"]], created = Location.objects.get_or_create(**spec)
-            result.add("locations", int(created))
-
-    existing_emails = set(User.objects.values_list("email", flat=True))
-    existing_case_studies = set(CaseStudy.all_objects.values_list("slug", flat=True))
-    existing_stories = set(ImpactStory.all_objects.values_list("slug", flat=True))
-    existing_keys = set(
-        FormSubmission.objects.filter(idempotency_key__startswith="seed-").values_list(
-            "idempotency_key", flat=True
-        )
-    )
-    unusable = User(email="x@invalid")
-    unusable.set_unusable_password()
-
+    industries, created = industries_ensure(names=demo.INDUSTRIES, via=SEED)
+    result.add("industries", created)
+    locations, created = locations_ensure(locations=demo.LOCATIONS, via=SEED)
+    result.add("locations", created)
+    existing = _SeedExisting.read()
     for copy in range(scale):
-        suffix = _suffix(copy)
         with transaction.atomic():
-            users = [
-                User(
-                    email=_email(spec["email"], copy),
-                    name=spec["name"],
-                    company=spec["company"],
-                    country=spec["country"],
-                    phone=f"+91 80 4000 {copy % 10000:04d}",
-                    password=unusable.password,
-                )
-                for spec in demo.USERS
-                if _email(spec["email"], copy) not in existing_emails
-            ]
-            User.objects.bulk_create(users, batch_size=batch_size)
-            result.add("users", len(users))
-
-            case_studies, results, links = [], [], []
-            for index, spec in enumerate(demo.CASE_STUDIES):
-                slug = spec["slug"] + suffix
-                if slug in existing_case_studies:
-                    continue
-                case_study = CaseStudy(
-                    slug=slug,
-                    title=spec["title"] + (f" ({copy + 1})" if copy else ""),
-                    client=spec["client"],
-                    challenge=spec["challenge"],
-                    solution=spec["solution"],
-                    industry=industries[spec["industry"]],
-                    status=PublishStatus.PUBLISHED,
-                    published_at=now - timedelta(days=30 * index + copy),
-                )
-                case_studies.append(case_study)
-                results += [
-                    CaseStudyResult(case_study=case_study, metric=metric, value=value)
-                    for metric, value in spec["results"]
-                ]
-                links += [
-                    CaseStudy.services.through(casestudy_id=case_study.pk, service_id=services[s].pk)
-                    for s in spec["services"]
-                ]
-            CaseStudy.objects.bulk_create(case_studies, batch_size=batch_size)
-            CaseStudyResult.objects.bulk_create(results, batch_size=batch_size)
-            CaseStudy.services.through.objects.bulk_create(links, batch_size=batch_size)
-            result.add("case studies", len(case_studies))
-            result.add("case study results", len(results))
-
-            stories, metrics = [], []
-            for index, spec in enumerate(demo.IMPACT_STORIES):
-                slug = spec["slug"] + suffix
-                if slug in existing_stories:
-                    continue
-                story = ImpactStory(
-                    slug=slug,
-                    title=spec["title"] + (f" ({copy + 1})" if copy else ""),
-                    story=spec["story"],
-                    beneficiaries=spec["beneficiaries"],
-                    location=locations[spec["location"]],
-                    status=PublishStatus.PUBLISHED,
-                    published_at=now - timedelta(days=45 * index + copy),
-                )
-                stories.append(story)
-                metrics += [
-                    ImpactMetric(
-                        story=story,
-                        metric_name=name,
-                        value=value,
-                        unit=unit,
-                        aggregation=aggregation,
-                        period_start=start,
-                        period_end=end,
-                    )
-                    for name, value, unit, aggregation, start, end in demo.metric_rows(spec["metrics"])
-                ]
-            ImpactStory.objects.bulk_create(stories, batch_size=batch_size)
-            ImpactMetric.objects.bulk_create(metrics, batch_size=batch_size)
-            result.add("impact stories", len(stories))
-            result.add("impact metrics", len(metrics))
-
-            submissions, submission_links = [], []
-            for index, spec in enumerate(demo.SUBMISSIONS):
-                key = f"seed-{copy}-{index}"
-                if key in existing_keys:
-                    continue
-                email = _email(spec["email"], copy)
-                submission = FormSubmission(
-                    form_type=spec["form_type"],
-                    data={**spec["data"], "email": email},
-                    email_hash=email_blind_index(email),
-                    idempotency_key=key,
-                )
-                submissions.append(submission)
-                submission_links += [
-                    FormSubmission.services.through(
-                        formsubmission_id=submission.pk, service_id=services[s].pk
-                    )
-                    for s in spec["services"]
-                ]
-            FormSubmission.objects.bulk_create(submissions, batch_size=batch_size)
-            FormSubmission.services.through.objects.bulk_create(submission_links, batch_size=batch_size)
-            result.add("form submissions", len(submissions))
+            _seed_copy(copy, result, existing, services, industries, locations, batch_size)
         if progress:
             progress.advance()
-
-    if any(result.created.values()):
-        transaction.on_commit(content_version_bump)
     return result
+
+
+SEED = "seed_demo"
+
+
+@dataclass
+class _SeedExisting:
+    """What earlier runs seeded, by natural key: their copies are skipped."""
+
+    emails: set
+    case_studies: set
+    stories: set
+    submission_keys: set
+
+    @classmethod
+    def read(cls):
+        return cls(
+            emails=set(User.objects.values_list("email", flat=True)),
+            case_studies=set(CaseStudy.all_objects.values_list("slug", flat=True)),
+            stories=set(ImpactStory.all_objects.values_list("slug", flat=True)),
+            submission_keys=set(
+                FormSubmission.objects.filter(idempotency_key__startswith="seed-").values_list(
+                    "idempotency_key", flat=True
+                )
+            ),
+        )
+
+
+def _seed_copy(copy, result, existing, services, industries, locations, batch_size) -> None:
+    suffix, now = _suffix(copy), timezone.now()
+    users = [
+        {**spec, "email": _email(spec["email"], copy), "phone": f"+91 80 4000 {copy % 10000:04d}"}
+        for spec in demo.USERS
+        if _email(spec["email"], copy) not in existing.emails
+    ]
+    result.add("users", len(users_bulk_create(users=users, via=SEED, batch_size=batch_size)))
+    case_studies = [
+        {
+            "slug": spec["slug"] + suffix,
+            "title": spec["title"] + (f" ({copy + 1})" if copy else ""),
+            "client": spec["client"],
+            "challenge": spec["challenge"],
+            "solution": spec["solution"],
+            "industry": industries[spec["industry"]],
+            "status": PublishStatus.PUBLISHED,
+            "published_at": now - timedelta(days=30 * index + copy),
+            "results": spec["results"],
+            "services": [services[slug] for slug in spec["services"]],
+        }
+        for index, spec in enumerate(demo.CASE_STUDIES)
+        if spec["slug"] + suffix not in existing.case_studies
+    ]
+    for name, count in case_studies_bulk_create(
+        case_studies=case_studies, via=SEED, batch_size=batch_size
+    ).items():
+        result.add(name, count)
+    stories = [
+        {
+            "slug": spec["slug"] + suffix,
+            "title": spec["title"] + (f" ({copy + 1})" if copy else ""),
+            "story": spec["story"],
+            "beneficiaries": spec["beneficiaries"],
+            "location": locations[spec["location"]],
+            "status": PublishStatus.PUBLISHED,
+            "published_at": now - timedelta(days=45 * index + copy),
+            "metrics": [
+                dict(zip(METRIC_FIELDS, row, strict=True)) for row in demo.metric_rows(spec["metrics"])
+            ],
+        }
+        for index, spec in enumerate(demo.IMPACT_STORIES)
+        if spec["slug"] + suffix not in existing.stories
+    ]
+    for name, count in impact_stories_bulk_create(stories=stories, via=SEED, batch_size=batch_size).items():
+        result.add(name, count)
+    submissions = [
+        {
+            "form_type": spec["form_type"],
+            "data": {**spec["data"], "email": _email(spec["email"], copy)},
+            "idempotency_key": f"seed-{copy}-{index}",
+            "services": [services[slug] for slug in spec["services"]],
+        }
+        for index, spec in enumerate(demo.SUBMISSIONS)
+        if f"seed-{copy}-{index}" not in existing.submission_keys
+    ]
+    result.add(
+        "form submissions", submissions_bulk_create(submissions=submissions, via=SEED, batch_size=batch_size)
+    )
+
+
+METRIC_FIELDS = ("metric_name", "value", "unit", "aggregation", "period_start", "period_end")

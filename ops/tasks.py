@@ -50,9 +50,8 @@ def backup_verify_random() -> dict:
         if not held:
             return {"skipped": True}
         try:
-            name = backups.backup_pick(pick_random=True)
+            result = backups.backup_verify_random()
         except backups.BackupError as error:
             logger.error("backup_verify_random: %s", error)
             return {"ok": False, "problem": str(error)}
-        result = backups.backup_verify(name)
-    return {"name": name, "ok": result.ok, "problems": result.problems}
+    return {"name": result.name, "ok": result.ok, "problems": result.problems}

@@ -419,3 +419,35 @@ def csv_safe_cell(value) -> str:
             continue
         return "'" + text if char in _FORMULA_STARTS else text
     return text
+
+
+@transaction.atomic
+def submissions_bulk_create(*, submissions: list[dict], via: str, batch_size: int = 500) -> int:
+    """
+    The one bulk path for form submissions, for seeding and benchmarks only: stored as received, never
+    queued for processing (no mail goes out), one audit row for the batch. Each dict holds `form_type`,
+    `data`, `idempotency_key` and `services` [Service]. Visitors' forms go through submission_create.
+    """
+    rows, links = [], []
+    for spec in submissions:
+        email = spec["data"].get("email", "")
+        submission = FormSubmission(
+            form_type=spec["form_type"],
+            data=spec["data"],
+            email_hash=email_blind_index(email),
+            idempotency_key=spec.get("idempotency_key"),
+        )
+        rows.append(submission)
+        links += [
+            FormSubmission.services.through(formsubmission_id=submission.pk, service_id=service.pk)
+            for service in spec.get("services", [])
+        ]
+    FormSubmission.objects.bulk_create(rows, batch_size=batch_size)
+    FormSubmission.services.through.objects.bulk_create(links, batch_size=batch_size)
+    if rows:
+        audit_record(
+            action="submission.bulk_created",
+            entity_type="submissions.formsubmission",
+            changes={"rows": len(rows), "via": via},
+        )
+    return len(rows)
