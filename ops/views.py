@@ -9,6 +9,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from .metrics import db_metrics
+from .metrics_display import metrics_sections
 from .probes import liveness_response, readiness_response
 
 # The Database metrics page, in the admin (config/admin.py adds it to the project's AdminSite).
@@ -60,9 +61,7 @@ def db_metrics_view(request):
         "ops_verbose_name": apps.get_app_config("ops").verbose_name,
     }
     try:
-        context["metrics"] = found = db_metrics(using=alias, limit=METRICS_LIMIT)
-        ratio = found.get("cache", {}).get("hit_ratio")
-        context["hit_percent"] = None if ratio is None else f"{ratio * 100:.2f}"
+        context["sections"] = metrics_sections(db_metrics(using=alias, limit=METRICS_LIMIT))
     except DatabaseError as error:
         # A replica that is down must not turn the page into a 500 that hides the primary's figures.
         context["error"] = f"Could not read the metrics of {alias!r}: {error}"

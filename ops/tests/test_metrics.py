@@ -18,6 +18,7 @@ from accounts.tests.factories import UserFactory
 from common.models import JobLock
 from ops import metrics
 from ops.metrics import db_metrics, human_bytes
+from ops.metrics_display import metrics_sections
 from ops.models import BackupRecord, Heartbeat, VerifyStatus
 
 pytestmark = pytest.mark.django_db
@@ -240,7 +241,7 @@ def test_page_shows_the_real_figures():
     largest = db_metrics(limit=1)["tables"][0]["name"]
     assert f"<td>{largest}</td>" in page
     if connection.vendor == "postgresql":
-        assert 'data-state="active"' in page and 'data-role="primary"' in page
+        assert re.search(r'data-states="[^"]*\bactive\b', page) and 'data-role="primary"' in page
         assert re.search(r'id="statements-status" data-status="not (installed|loaded)"', page)
     else:
         assert "On PostgreSQL only:" in page
@@ -301,3 +302,22 @@ def test_backups_locks_and_heartbeats_are_read_only():
     assert "celery-beat" in client.get(reverse("admin:ops_heartbeat_changelist")).content.decode()
     # Editors have no rights on operations' rows.
     assert client_for(Role.EDITOR).get(reverse("admin:ops_backuprecord_changelist")).status_code == 403
+
+
+def test_the_command_and_the_page_show_the_same_sections_and_cells():
+    """Both render ops.metrics_display's sections: the titles and every cell are the same strings."""
+    text = run()
+    page = client_for(Role.ADMIN).get(PAGE).content.decode()
+    sections = metrics_sections(db_metrics())
+    for found in sections[1:]:
+        if found.title:
+            assert found.title in text and f"<caption>{found.title}</caption>" in page
+    for found in sections:
+        for fact in found.facts:
+            assert f"{fact.label}: " in text and f'<th scope="row">{fact.label}</th>' in page
+    tables = [s for s in sections if s.rows]
+    assert tables
+    for found in tables:
+        # Sizes and counts as they stood when each was read: the first column names the row.
+        for row in found.rows:
+            assert f"<td>{row[0]}</td>" in page and row[0] in text
