@@ -11,7 +11,7 @@ from celery import shared_task
 from common.locks import job_lock
 from common.tasks import RetryingTask
 
-from . import backups
+from . import backup_verification, backups
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def backup_create(tier: str, verify: bool = False) -> dict:
         record = backups.backup_create(tier=tier)
         outcome = {"name": record.name, "size": record.size}
         if verify:
-            result = backups.backup_verify(record.name)
+            result = backup_verification.backup_verify(record.name)
             outcome.update(verified=result.ok, problems=result.problems)
     return outcome
 
@@ -50,7 +50,7 @@ def backup_verify_random() -> dict:
         if not held:
             return {"skipped": True}
         try:
-            result = backups.backup_verify_random()
+            result = backup_verification.backup_verify_random()
         except backups.BackupError as error:
             logger.error("backup_verify_random: %s", error)
             return {"ok": False, "problem": str(error)}

@@ -15,7 +15,7 @@ from django.db import connections, transaction
 from accounts.models import User
 from compliance.gdpr import user_erase
 from compliance.models import ErasureRecord
-from ops import backup_verdicts, backups, erasure_boundary, health
+from ops import backup_engines, backup_verdicts, backup_verification, backups, erasure_boundary, health
 from ops.models import BackupRecord, BackupTier, VerifyStatus
 from submissions.models import FormSubmission
 from submissions.tests.factories import FormSubmissionFactory
@@ -54,14 +54,14 @@ def test_an_erasure_committed_after_the_dumps_snapshot_is_replayed_by_the_restor
             stamped.set()
             connections.close_all()
 
-    counting = backups._pg_table_stats
+    counting = backup_engines.pg_table_stats
 
     def count_then_release(cursor, *args, **kwargs):
         # Called inside the snapshot's transaction while pg_dump streams: the snapshot is taken.
         snapshot_taken.set()
         return counting(cursor, *args, **kwargs)
 
-    monkeypatch.setattr(backups, "_pg_table_stats", count_then_release)
+    monkeypatch.setattr(backup_engines, "pg_table_stats", count_then_release)
     # Without the margin for a clock stepped back, the boundary is the open transaction's start alone.
     monkeypatch.setattr(erasure_boundary, "CLOCK_MARGIN", timedelta(0))
     eraser = threading.Thread(target=erase)
@@ -101,10 +101,10 @@ def test_an_erasure_is_stamped_by_the_database_as_its_record_is_inserted():
 def test_a_restore_keeps_the_verification_verdicts_of_the_backups_in_storage():
     User.objects.create_user(email="client@example.com", password="a-long-passphrase-1")
     backup = backups.backup_create(tier=BackupTier.DAILY)
-    assert backups.backup_verify(backup.name).ok
+    assert backup_verification.backup_verify(backup.name).ok
     # A second backup, verified after the first: its record is not in the first one's dump either.
     later = backups.backup_create(tier=BackupTier.HOURLY)
-    assert backups.backup_verify(later.name).ok
+    assert backup_verification.backup_verify(later.name).ok
 
     _run("restore_db", backup.name, "--noinput")
 
@@ -121,7 +121,7 @@ def test_a_restore_keeps_the_verification_verdicts_of_the_backups_in_storage():
 
 def test_a_stored_verdict_newer_than_the_record_wins_and_pruning_deletes_it(settings):
     backup = backups.backup_create(tier=BackupTier.HOURLY)
-    assert backups.backup_verify(backup.name).ok
+    assert backup_verification.backup_verify(backup.name).ok
     # The record as a restore of an older database brings it back: not verified yet.
     BackupRecord.objects.filter(name=backup.name).update(
         verify_status=VerifyStatus.UNVERIFIED, verified_at=None
@@ -131,6 +131,6 @@ def test_a_stored_verdict_newer_than_the_record_wins_and_pruning_deletes_it(sett
 
     settings.BACKUP_KEEP = {"hourly": timedelta(0), "daily": timedelta(days=30)}
     newer = backups.backup_create(tier=BackupTier.HOURLY)
-    assert backups.backup_verify(newer.name).ok
+    assert backup_verification.backup_verify(newer.name).ok
     assert backups.backups_prune().deleted == [backup.name]
     assert not storages["backups"].exists(backup_verdicts.verdict_name(backup.name))

@@ -24,7 +24,7 @@ from audit.selectors import audit_chain_verify as verify_chain
 from common.models import PublishStatus
 from compliance.gdpr import user_erase
 from content.models import Industry, Service
-from ops import backups
+from ops import backup_engines, backup_verification, backups
 from ops.models import BackupRecord, BackupTier, VerifyStatus
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -107,13 +107,13 @@ def test_a_flipped_byte_is_caught_wherever_it_is(content):
     positions = [0, 1, record.size // 2, record.size - 1] + rng.sample(range(record.size), 6)
     for position in positions:
         _flip(record.name, position)
-        result = backups.backup_verify(record.name)
+        result = backup_verification.backup_verify(record.name)
         assert not result.ok, position
         assert "does not match its manifest" in result.problems[0]
         record.refresh_from_db()
         assert record.verify_status == VerifyStatus.FAILED
         _flip(record.name, position)  # flip it back: the file verifies again
-    assert backups.backup_verify(record.name).ok
+    assert backup_verification.backup_verify(record.name).ok
 
 
 def test_a_table_that_differs_from_the_manifest_is_named(content):
@@ -143,7 +143,7 @@ def test_a_corrupt_dump_with_a_matching_sha256_fails_the_restore(content):
         handle.truncate(record.size // 2)
     digest, size = backups.backup_files.file_sha256(path)
     _rewrite_manifest(record.name, lambda manifest: manifest.update(sha256=digest, size=size))
-    result = backups.backup_verify(record.name)
+    result = backup_verification.backup_verify(record.name)
     assert not result.ok
     assert (
         "pg_restore" in result.problems[0]
@@ -159,13 +159,13 @@ def test_encrypted_backup_round_trip_and_wrong_key(content, settings):
     raw = storages["backups"].open(record.name).read()
     assert raw.startswith(b"IVBKENC1")
     assert b"Data annotation" not in raw and b"CREATE TABLE" not in raw and b"SQLite format" not in raw
-    assert backups.backup_verify(record.name).ok
+    assert backup_verification.backup_verify(record.name).ok
 
     settings.BACKUP_ENCRYPTION_KEY = "another-key"
     with pytest.raises(CommandError, match="nor BACKUP_ENCRYPTION_OLD_KEYS is the key this backup was made"):
         _run("verify_backup", record.name)
     settings.BACKUP_ENCRYPTION_OLD_KEYS = ["some-other-key", "backup-key-one"]  # after a key rotation
-    assert backups.backup_verify(record.name).ok
+    assert backup_verification.backup_verify(record.name).ok
     settings.BACKUP_ENCRYPTION_OLD_KEYS = []
     settings.BACKUP_ENCRYPTION_KEY = ""
     with pytest.raises(CommandError, match="set BACKUP_ENCRYPTION_KEY"):
@@ -183,7 +183,7 @@ def test_an_encrypted_file_cut_at_a_chunk_boundary_is_refused(content, settings,
         handle.truncate(28 + 2 * (4 + 4096 + 16))  # header and the first two whole chunks
     digest, size = backups.backup_files.file_sha256(path)
     _rewrite_manifest(record.name, lambda manifest: manifest.update(sha256=digest, size=size))
-    result = backups.backup_verify(record.name)
+    result = backup_verification.backup_verify(record.name)
     assert not result.ok and "does not decrypt" in result.problems[0]
 
 
@@ -215,7 +215,7 @@ def test_the_manifest_and_the_dump_are_one_moment_under_concurrent_writes(conten
         stop.set()
         writer.join()
     assert Industry.objects.count() > record.manifest["tables"]["content_industry"]["rows"] > 1
-    assert backups.backup_verify(record.name).ok
+    assert backup_verification.backup_verify(record.name).ok
 
 
 def test_prune_keeps_each_tier_its_time_manual_and_the_newest_verified(content, settings):
@@ -263,7 +263,7 @@ def test_records_are_rebuilt_from_storage(content):
     rebuilt = BackupRecord.objects.get(name=first.name)
     assert rebuilt.tier == BackupTier.DAILY and rebuilt.sha256 == first.sha256
     assert abs((rebuilt.created_at - first.created_at).total_seconds()) < 1
-    assert backups.backup_verify(first.name).ok
+    assert backup_verification.backup_verify(first.name).ok
 
 
 def test_verify_picks_latest_or_a_random_recent_unverified_one(content):
@@ -356,9 +356,9 @@ def test_a_failing_restore_rolls_back_and_leaves_the_database_as_it_was(content,
     script = tmp_path / "pg_restore"  # stands in for pg_restore: half a restore, then an error
     script.write_text("#!/bin/sh\necho 'CREATE TABLE half_done (id int);'\necho 'SELECT 1/0;'\n")
     script.chmod(0o755)
-    real = backups._pg_program
+    real = backup_engines.pg_program
     monkeypatch.setattr(
-        backups, "_pg_program", lambda name: str(script) if name == "pg_restore" else real(name)
+        backup_engines, "pg_program", lambda name: str(script) if name == "pg_restore" else real(name)
     )
     with pytest.raises(CommandError, match="rolled back, the database is unchanged: .*division by zero"):
         _run("restore_db", backup.name, "--yes", "--no-safety-backup")
@@ -393,9 +393,9 @@ def test_backups_go_through_the_storage_api_to_s3(content, settings):
         listed = boto3.client("s3", region_name="eu-west-1").list_objects_v2(Bucket="indivillage-backups")
         keys = sorted(item["Key"] for item in listed["Contents"])
         assert keys == [f"backups/{record.name}", f"backups/{record.name}.manifest.json"]
-        assert backups.backup_verify(record.name).ok
+        assert backup_verification.backup_verify(record.name).ok
         # The second verdict replaces the first under the same key, though S3 here never overwrites.
-        assert backups.backup_verify(record.name).ok
+        assert backup_verification.backup_verify(record.name).ok
         listed = boto3.client("s3", region_name="eu-west-1").list_objects_v2(Bucket="indivillage-backups")
         assert f"backups/{record.name}.verify.json" in [item["Key"] for item in listed["Contents"]]
         assert listed["KeyCount"] == 3
@@ -461,7 +461,7 @@ def test_a_table_with_unhashable_column_types_is_checksummed_by_its_text(content
         assert record.manifest["tables"]["backup_probe"]["hash"] == "text"
         assert record.manifest["tables"]["backup_probe"]["rows"] == 2
         assert record.manifest["tables"]["content_service"]["hash"] == "record"
-        assert backups.backup_verify(record.name).ok
+        assert backup_verification.backup_verify(record.name).ok
     finally:
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE backup_probe")
@@ -469,7 +469,7 @@ def test_a_table_with_unhashable_column_types_is_checksummed_by_its_text(content
 
 def test_the_admin_shows_a_backup_as_an_operator_reads_it(content, admin_client):
     record = backups.backup_create(tier=BackupTier.DAILY)
-    backups.backup_verify(record.name)
+    backup_verification.backup_verify(record.name)
     client = admin_client
 
     listing = client.get("/admin/ops/backuprecord/")

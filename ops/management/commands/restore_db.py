@@ -4,7 +4,8 @@ from django.core.management.base import CommandError
 from django.db import connections
 
 from common.commands import BaseCommand
-from ops.backups import BackupError, backup_restore, restore_plan
+from ops.backup_restoration import backup_restore, restore_plan
+from ops.backups import BackupError
 
 
 class Command(BaseCommand):

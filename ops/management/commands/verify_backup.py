@@ -1,7 +1,8 @@
 from django.core.management.base import CommandError
 
 from common.commands import BaseCommand
-from ops.backups import BackupError, backup_pick, backup_verify
+from ops.backup_verification import backup_verify
+from ops.backups import BackupError, backup_pick
 
 
 class Command(BaseCommand):
