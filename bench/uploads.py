@@ -13,7 +13,10 @@ taken within its round, and the median over rounds is what counts. Prints the fi
 time, MB/s and peak RSS of each, and the targets: analyse/bare throughput >= 0.5, analyser peak RSS
 < 150 MB.
 
-    python bench/uploads.py [--size-mb 200] [--rounds 5] [--keep]
+    python bench/uploads.py [--size-mb 200] [--rounds 5] [--ref GIT_REV] [--keep]
+
+--ref also measures the analyser of GIT_REV (a temporary `git worktree`) in every round, so that the
+figures before and after a change come from one run.
 """
 
 import argparse
@@ -112,11 +115,11 @@ def peak_rss_kib() -> int:
     raise RuntimeError("no VmHWM in /proc/self/status")
 
 
-def child(mode: str, path: str) -> None:
-    """One measurement in this fresh process; prints its figures as JSON on stdout."""
+def child(mode: str, path: str, root: str = str(ROOT)) -> None:
+    """One measurement in this fresh process (the analyser of the code in `root`); prints JSON on stdout."""
     if mode == "analyse":
         os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
-        sys.path.insert(0, str(ROOT))
+        sys.path.insert(0, root)
         import django
 
         django.setup()
@@ -154,9 +157,13 @@ def child(mode: str, path: str) -> None:
     )
 
 
-def measure(mode: str, path: Path) -> dict:
+def measure(mode: str, path: Path, root: Path = ROOT) -> dict:
     done = subprocess.run(
-        [sys.executable, __file__, "--child", mode, str(path)], capture_output=True, text=True, check=False
+        [sys.executable, __file__, "--child", mode, str(path), str(root)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=root,
     )
     if done.returncode:
         sys.exit(f"The {mode} child failed:\n{done.stderr}")
@@ -174,13 +181,20 @@ def main() -> None:
     parser.add_argument("--size-mb", type=float, default=200)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="leave the generated file in place")
-    parser.add_argument("--child", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
+    parser.add_argument("--ref", help="a git revision whose analyser is measured too, for the figures before")
+    parser.add_argument("--child", nargs=3, metavar=("MODE", "PATH", "ROOT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return child(*args.child)
 
     folder = tempfile.mkdtemp(prefix="bench-uploads-")
     path = Path(folder) / "sample.csv"
+    ref_tree = None
+    if args.ref:
+        ref_tree = Path(folder) / "ref"
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(ref_tree), args.ref], check=True
+        )
     try:
         started = time.perf_counter()
         made = generate(path, int(args.size_mb * MB))
@@ -190,7 +204,7 @@ def main() -> None:
             f"(integer, text, date, decimal), {made['formulas']} formula-looking cells; generated in "
             f"{time.perf_counter() - started:.1f} s"
         )
-        rounds = []
+        rounds, ref_rounds = [], []
         for number in range(1, args.rounds + 1):
             bare, analysed = measure("bare", path), measure("analyse", path)
             for name, figures in (("bare", bare), ("analyse", analysed)):
@@ -202,6 +216,13 @@ def main() -> None:
                 sys.exit(f"analyse found {analysed}, the file has {expected}")
             ratio = bare["wall"] / analysed["wall"]
             rounds.append((bare, analysed, ratio))
+            if ref_tree is not None:
+                before = measure("analyse", path, ref_tree)
+                ref_rounds.append(bare["wall"] / before["wall"])
+                print(
+                    f"round {number}: analyse at {args.ref} {before['wall']:.2f} s, peak RSS "
+                    f"{before['rss_peak'] / 1024:.1f} MiB | ratio {ref_rounds[-1]:.3f}"
+                )
             print(
                 f"round {number}: bare {bare['wall']:.2f} s ({size / MB / bare['wall']:.1f} MB/s, "
                 f"cpu {bare['cpu']:.2f} s, peak RSS {bare['rss_peak'] / 1024:.1f} MiB) | "
@@ -228,6 +249,10 @@ def main() -> None:
             f"Throughput ratio analyse/bare (median of {len(rounds)} rounds): {ratio:.3f} "
             f"(target >= {RATIO_TARGET}): {verdict(ratio >= RATIO_TARGET)}"
         )
+        if ref_rounds:
+            print(
+                f"Throughput ratio of the analyser at {args.ref} (median, same rounds): {statistics.median(ref_rounds):.3f}"
+            )
         print(
             f"CPU-time ratio analyse/bare (median, for reference: less swayed by other load): {cpu_ratio:.3f}"
         )
@@ -236,6 +261,10 @@ def main() -> None:
             f"Django) (target < {RSS_TARGET_MB} MB): {verdict(peak < RSS_TARGET_MB)}"
         )
     finally:
+        if ref_tree is not None:
+            subprocess.run(
+                ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(ref_tree)], check=True
+            )
         if args.keep:
             print(f"Kept {path}")
         else:

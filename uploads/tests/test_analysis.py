@@ -16,8 +16,7 @@ import pytest
 from openpyxl import Workbook
 from PIL import Image
 
-from uploads import analysis
-from uploads.analysis import Analysis, AnalysisError, analyse
+from uploads.analysis import Analysis, AnalysisError, analyse, delimited, ndjson, registry, text
 
 
 def write(tmp_path, name: str, content: str | bytes, encoding: str = "utf-8"):
@@ -222,7 +221,7 @@ def test_quoted_records_spanning_lines_survive_every_group_boundary(tmp_path, mo
     path = write(tmp_path, "multi.csv", table(rows))
     whole = analyse(path, "csv").details
     # Groups of a few characters: every record is cut by a group boundary, some several times.
-    monkeypatch.setattr(analysis, "CSV_READ_CHARS", 7)
+    monkeypatch.setattr(delimited, "CSV_READ_CHARS", 7)
     grouped = analyse(path, "csv").details
 
     assert grouped == whole
@@ -292,7 +291,7 @@ def test_column_types_and_nulls_match_the_grammar_for_any_mix_and_order(tmp_path
     rnd = random.Random(seed)
     # Groups of about 60 characters: a column's type settles over many batches, then later values
     # (from a pool that may add other types) must widen it exactly as the grammar says.
-    monkeypatch.setattr(analysis, "CSV_READ_CHARS", 60)
+    monkeypatch.setattr(delimited, "CSV_READ_CHARS", 60)
     first = rnd.sample(sorted(VOCABULARY), rnd.randint(1, 3))
     later = first + rnd.sample(sorted(VOCABULARY), rnd.randint(0, 2))
     values = [rnd.choice(first) for _ in range(rnd.randint(1, 200))]
@@ -327,7 +326,7 @@ def test_column_types_and_nulls_match_the_grammar_for_any_mix_and_order(tmp_path
 def test_a_settled_type_widens_only_as_later_batches_demand(
     tmp_path, monkeypatch, settled, later, expected, nulls, formulas
 ):
-    monkeypatch.setattr(analysis, "CSV_READ_CHARS", 40)
+    monkeypatch.setattr(delimited, "CSV_READ_CHARS", 40)
     values = [settled] * 100 + later
     details = analyse(write(tmp_path, "w.csv", table([["v"]] + [[v] for v in values])), "csv").details
 
@@ -337,10 +336,10 @@ def test_a_settled_type_widens_only_as_later_batches_demand(
 
 def test_null_markers_are_exactly_the_documented_ones(tmp_path):
     near_misses = ["NAN", "Nan", "nil", "NONE", "na", "N/a", "#NA", "NULLS", "\\n", " NULL"]
-    rows = [["v"]] + [[m] for m in analysis._MARKERS] + [[m] for m in near_misses]
+    rows = [["v"]] + [[m] for m in delimited.MARKERS] + [[m] for m in near_misses]
     profile = analyse(write(tmp_path, "m.csv", table(rows)), "csv").details["column_profiles"][0]
 
-    assert (profile["type"], profile["nulls"]) == ("text", len(analysis._MARKERS))
+    assert (profile["type"], profile["nulls"]) == ("text", len(delimited.MARKERS))
 
 
 @pytest.mark.parametrize(
@@ -385,7 +384,7 @@ def is_formula(value: str) -> bool:
 @pytest.mark.parametrize("seed", range(20))
 def test_formula_counts_and_locations_match_the_rule(tmp_path, monkeypatch, seed):
     rnd = random.Random(seed)
-    monkeypatch.setattr(analysis, "CSV_READ_CHARS", 50)
+    monkeypatch.setattr(delimited, "CSV_READ_CHARS", 50)
     rows = [
         [rnd.choice(FORMULA_VOCABULARY), rnd.choice(FORMULA_VOCABULARY)] for _ in range(rnd.randint(1, 300))
     ]
@@ -607,7 +606,7 @@ def test_ndjson_records_keys_invalid_lines_and_a_deep_line(tmp_path):
 
 
 def test_ndjson_line_longer_than_the_limit_is_an_invalid_line(tmp_path, monkeypatch):
-    monkeypatch.setattr(analysis, "NDJSON_MAX_LINE_BYTES", 100)
+    monkeypatch.setattr(ndjson, "NDJSON_MAX_LINE_BYTES", 100)
     content = '{"a": 1}\n{"b": "' + "z" * 1000 + '"}\n{"c": 3}\n'
     details = analyse(write(tmp_path, "l.ndjson", content), "ndjson").details
 
@@ -642,7 +641,7 @@ def test_text_figures_do_not_depend_on_read_chunks(tmp_path, monkeypatch):
     content = "".join(rnd.choice(["word", " ", "\n", "é", "\t", "longerword"]) for _ in range(5_000))
     path = write(tmp_path, "chunks.txt", content)
     whole = analyse(path, "text").details
-    monkeypatch.setattr(analysis, "TEXT_READ_CHARS", 7)
+    monkeypatch.setattr(text, "TEXT_READ_CHARS", 7)
 
     assert analyse(path, "text").details == whole
     assert whole["words"] == len(content.split())
@@ -867,7 +866,7 @@ def jpeg_with_exif(payload: bytes, **options) -> bytes:
 )
 @pytest.mark.parametrize("block", [64 * 1024, 2], ids=["blocks", "markers-split-across-blocks"])
 def test_jpeg_end_is_its_own_eoi_not_a_thumbnails(tmp_path, monkeypatch, options, block):
-    monkeypatch.setattr("uploads.analysis.IMAGE_SCAN_BYTES", block)
+    monkeypatch.setattr("uploads.analysis.images.IMAGE_SCAN_BYTES", block)
     # An EXIF block may hold a whole thumbnail JPEG (its own SOI ... EOI): the image ends later.
     thumbnail = b"\xff\xd8\xff\xdb" + bytes(64) + b"\xff\xd9"
     data = jpeg_with_exif(thumbnail, **options)
@@ -960,7 +959,7 @@ def test_an_unexpected_failure_becomes_an_analysis_error_and_is_logged(tmp_path,
     def broken(path):
         raise KeyError("bug")
 
-    monkeypatch.setitem(analysis._ANALYSERS, "text", broken)
+    monkeypatch.setitem(registry.ANALYSERS, "text", broken)
     with pytest.raises(AnalysisError, match=r"^The file could not be analysed as text\.$"):
         analyse(write(tmp_path, "t.txt", "hello"), "text")
     assert "Unexpected error analysing a text file" in caplog.text
