@@ -1,15 +1,7 @@
 """
-The audit log's hash chain and its append-only guard.
-
-Each row's `hash` is HMAC-SHA256, keyed by AUDIT_CHAIN_KEY, over the hash of the row before it and the
-row's own content in a canonical JSON form. Rows are numbered by `sequence` without gaps. Appending
-takes a transaction-scoped lock, so two writers never claim the same place in the chain and the
-sequence order is the commit order.
-
-On PostgreSQL a trigger makes the table append-only. The retention purge is the one path allowed to
-delete: it sets `audit.purge_before` for its own transaction only, and the trigger still refuses any row
-newer than that. The purge removes a prefix of the chain and records, in a row of the chain itself,
-the sequence and hash of the last row it removed; verification (audit.selectors) starts from that anchor.
+The audit log's hash chain (a keyed HMAC over each row and the hash of the row before it) and the
+PostgreSQL trigger that makes the table append-only; how they hold together: docs/compliance.md, "The
+audit log: append-only and hash-chained".
 """
 
 import hashlib

@@ -1,20 +1,7 @@
 """
-The public cache: whole JSON responses of the public read views, stored by content version.
-
-It follows Django's own cache middleware (UpdateCacheMiddleware and FetchFromCacheMiddleware): a hit
-is answered early by PublicCacheMiddleware; a miss goes down the normal chain to the view, and the
-response is stored on the way out. What may be stored is said by the response itself, in HTTP terms:
-a 200 to a GET whose `Cache-Control` is `public` (PublicReadMixin sets it on public JSON) and that sets
-no cookie. The same headers let a reverse proxy or a CDN cache the page (deploy/nginx, README).
-
-Every public page is retired at once by a new content version, which the services that write content
-(content.publishing, which the admin calls) and every bulk path set on commit. Rows scheduled to go live
-need no write: the earliest future publication time is kept beside the version, and the first request
-after it sets a new version itself. Conditional requests are Django's ConditionalGetMiddleware's: the
-ETag is a hash of the body, so a page rendered again after a new version keeps its ETag when its
-content did not change, and a client's (or a proxy's) revalidation still gets 304.
-
-With the cache down every read is answered by the view: 200, uncached.
+The public cache: whole JSON responses of the public read views, stored by content version, in the
+manner of Django's own cache middleware. What stores, serves and retires a page: docs/performance.md,
+"What retires the public cache", and the README's "Behind nginx".
 """
 
 import hashlib

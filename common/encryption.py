@@ -1,20 +1,7 @@
 """
-The keyring behind every encrypted model field (common.fields): encryption with key rotation.
-
-django-cryptography's fields, which wrote the older values, build one `FernetBytes` per field, with the
-AES key derived from CRYPTOGRAPHY_KEY and the HMAC keyed by SECRET_KEY: no rotation, and rotating
-SECRET_KEY makes every value unreadable. The keyring:
-
-- writes tokens with version byte 0x81: AES-CBC under the key derived from FIELD_ENCRYPTION_KEY exactly
-  as the library derives it, HMAC-SHA256 under a second key derived from the same setting. Nothing
-  depends on SECRET_KEY any more;
-- reads 0x81 tokens under FIELD_ENCRYPTION_KEY or any of FIELD_ENCRYPTION_OLD_KEYS;
-- reads the library's 0x80 tokens (written before the keyring) under any configured field key, with
-  the signature checked against SECRET_KEY or any of SECRET_KEY_FALLBACKS.
-
-Token layout (both versions): version (1) | timestamp (8, big-endian) | iv (16) | ciphertext | HMAC (32).
-Settings are read at every call, so a deploy (or `override_settings`) takes effect without a restart of
-anything but the process; derived keys are cached per raw key because PBKDF2 is slow on purpose.
+The keyring behind every encrypted model field (common.fields): encryption under FIELD_ENCRYPTION_KEY
+with key rotation, which also reads what django-cryptography's fields wrote. The token format and the
+keys it tries: docs/compliance.md, "The keyring's tokens".
 """
 
 import hmac

@@ -1,13 +1,6 @@
 """
-Key rotation for the encrypted fields and the e-mail blind index (runbook: docs/compliance.md).
-
-Both walk their rows in primary-key order, one batch per transaction. Each batch locks the KeyRotation
-row first and reads where to go on from it, then writes its rows and the new progress in the same
-transaction: an interrupted run resumes after the last batch that committed, and two runs at once take
-turns batch by batch instead of doing the same rows twice.
-
-A KeyRotation row is keyed by (kind, fingerprint of the target key), so running again towards the same
-key continues the same rotation, and once it is finished does nothing.
+Key rotation for the encrypted fields and the e-mail blind index, in batches that an interrupted run
+resumes from (runbook: docs/compliance.md, "Key rotation").
 """
 
 from collections.abc import Callable, Iterable

@@ -1,22 +1,7 @@
 """
 gunicorn settings: `gunicorn config.wsgi:application -c config/gunicorn.py` (Dockerfile, docker-compose).
-
-Django's native pool (one per process and alias on the PostgreSQL backend: common/pools.py) must
-never cross a fork. A child that inherits an open pool shares its sockets with the parent: a query from
-the child runs on the parent's session, and closing what it inherited (pool.close(), Django's
-close_pool() or connection.close()) sends libpq's Terminate on the parent's sockets and ends the parent's
-sessions (ops/tests/test_pool.py shows both). Hence two hooks:
-- pre_fork, in the master before each fork: closes any pool the master opened, properly (it owns them);
-- post_fork, in the child: forgets whatever was inherited anyway, without a word to the server, and
-  opens its own pool on first use.
-
-preload_app is on (GUNICORN_PRELOAD=false turns it off): the application is imported once in the master,
-so a settings error (production refuses to start without its secrets) stops the server at once instead
-of putting workers in a boot loop, and the workers share the imported code copy-on-write. Nothing opens
-the pool at import, and the hooks above make it safe if something ever does. What preloading costs is
-code reload on HUP: a deploy is a new container, never a HUP.
-
-The same forgetting runs in Celery's prefork children (config/celery_app.py); both live in common/pools.py.
+The hooks keep Django's database pools from crossing a fork; why, and preload_app: docs/health.md,
+"Fork rules".
 """
 
 import os

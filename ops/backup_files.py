@@ -1,14 +1,6 @@
 """
-The bytes of a backup file: streaming encryption and hashing.
-
-An encrypted backup is AES-256-GCM in chunks, so that a dump of any size is encrypted and checked with
-flat memory, and so that a chunk cut off, reordered or altered is refused rather than restored:
-
-    MAGIC (8) | salt (16) | nonce prefix (4) | { length (4, big-endian) | ciphertext+tag } ...
-
-Each chunk's nonce is the prefix and its 8-byte index; its associated data is the index and a flag that
-is 1 only on the last chunk, so a file cut at a chunk boundary fails too. The key is derived with HKDF
-from BACKUP_ENCRYPTION_KEY and a random salt per file.
+The bytes of a backup file: streaming encryption (AES-256-GCM in chunks, so that a file cut off, reordered
+or altered is refused) and hashing, with flat memory; the layout is in docs/backups.md.
 """
 
 import hashlib

@@ -1,21 +1,7 @@
 """
-Where a restore starts replaying GDPR erasures: a time that every erasure the backup cannot hold is
-guaranteed to be stamped at or after (docs/backups.md, "Erasures made while a backup runs").
-
-An erasure's ErasureRecord.erased_at is stamped by the database's clock when its row is inserted
-(`db_default=Now()`, STATEMENT_TIMESTAMP() on PostgreSQL), but the transaction commits later. A backup
-whose snapshot is taken in between holds neither the erasure nor its record, and its journal line,
-written after commit, carries that earlier time: replaying from the backup's own start would skip it.
-
-On PostgreSQL the backup therefore reads, just before the dump's snapshot is taken, the start of the
-oldest transaction open in this database (pg_stat_activity.xact_start, same clock). An erasure the
-snapshot cannot see either was open then, so its record was inserted after that start, or began
-after the read, so later still. Replaying a few erasures the backup already holds is harmless (a
-replay of an applied erasure changes nothing), so the boundary errs early: CLOCK_MARGIN covers a clock
-stepped back by NTP between the two readings.
-
-SQLite has one writer at a time and no view of other connections' transactions: the boundary is the
-backup's start less SQLITE_MARGIN, far longer than an erasure's transaction lasts.
+Where a restore starts replaying GDPR erasures: a time every erasure the backup cannot hold is stamped at
+or after, since an erasure is stamped before it commits (docs/backups.md, "Erasures made while a backup
+runs").
 """
 
 import logging

@@ -1,20 +1,7 @@
 """
-Readiness (/readyz): can this process serve traffic, and are the services around it in order?
-
-One function per check in a registry (CHECKS); `readiness_run` runs them all at once, each in a thread of
-its own with the READINESS_CHECK_TIMEOUT budget, so the answer comes in about that time whatever hangs.
-A check that overruns is reported as failed and left to finish on its own: a database that is down makes
-the pool wait DATABASE_POOL_TIMEOUT for a connection, longer than a load balancer waits for a probe.
-
-Statuses: "ok", "warn" (worth a look, still serving), "fail" (do not send traffic: 503), "skipped" (not
-configured here). The cache and the broker are fail-open (FAIL_OPEN): without Redis the site still
-serves (reads uncached, forms stored and queued by the sweep later), so their failure only warns; a load
-balancer would otherwise pull every instance at once for it. Backups and beat only warn when late, unless READINESS_STRICT: a stopped beat is no
-reason to take the site out of a load balancer, but it is one to page someone.
-
-The body is public. Details are written here, never copied from an exception: driver and client
-messages can carry URLs, hosts and passwords. An exception contributes its class name only; the full
-text goes to the log.
+Readiness (/readyz): can this process serve traffic, and are the services around it in order? Every check
+runs in a thread of its own within one budget, so the answer comes in time whatever hangs. The checks,
+statuses and fail-open rules: docs/health.md.
 """
 
 import logging

@@ -1,12 +1,7 @@
 """
-Read-your-writes for the read replica (ops/routers.py). Installed with the replica only: without one
-there is nothing to pin, and a site without a replica pays nothing for it.
-
-A request reads from the primary from the start when its method is unsafe or its client is pinned (the
-signed cookie below, or, for a token-authenticated user, a cache entry the router checks once the user
-is known). A request that wrote pins its browser (cookie) and its user (cache) for REPLICA_PIN_SECONDS.
-The cookie covers visitors and the first request after a log-in, before the user is known; the cache
-entry covers API clients, which keep no cookies, and the same user on another device.
+Read-your-writes for the read replica (ops/routers.py): a request that wrote pins its browser (cookie)
+and its user (cache) to the primary for REPLICA_PIN_SECONDS. Installed with the replica only
+(docs/database.md).
 """
 
 from django.conf import settings

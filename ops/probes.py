@@ -1,16 +1,6 @@
 """
-The answers to the orchestrator's probes, /healthz and /readyz, and the middleware that gives them
-before anything validates the Host header.
-
-Probes come with whatever Host the orchestrator sends: a pod's IP, `localhost:8000` from compose's own
-health check, a service name. Django checks the Host against ALLOWED_HOSTS as soon as
-`request.get_host()` runs (CommonMiddleware does so on every request), so a probe by IP would get 400
-and a healthy pod would be killed. Listing every possible probe address in ALLOWED_HOSTS is not
-possible (pod IPs change) and would widen what the public site accepts. So HealthProbeMiddleware, first
-in MIDDLEWARE, answers GET /healthz and GET /readyz itself: it builds the response from ops.health
-(it calls no view), and the response depends on nothing the request says but its path and method.
-Every other request, and any other method on these paths, goes through the usual stack and its Host
-validation.
+The answers to the orchestrator's probes, /healthz and /readyz, given by a middleware before anything
+validates the Host header, since probes come with whatever Host they like (docs/health.md).
 """
 
 from django.http import JsonResponse

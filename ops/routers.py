@@ -1,25 +1,6 @@
 """
-Read replica routing, switched on by DATABASE_REPLICA_URL (config/settings/base.py, docs/database.md).
-
-Reads go to the replica and writes to the primary, except where a stale read would be wrong:
-
-- Outside a request (Celery workers, management commands, the shell) every read goes to the primary. A
-  task is usually queued right after the write it acts on, and nothing tells it how far the replica
-  lags, so it reads where the write went. Code that tolerates lag (a report, an export of old rows)
-  opts in with `with replica_reads():`.
-- Inside `transaction.atomic()` on the primary: the transaction's own writes, and the rows it locks,
-  exist there only.
-- A request that writes (or whose method is unsafe) reads from the primary from then on, and its client
-  keeps reading from the primary for REPLICA_PIN_SECONDS after it (ops/middleware.py sets the pin), so
-  that everyone sees their own writes whatever the replication lag.
-- Logins and tokens (sessions, knox tokens) are always read from the primary: a token issued a moment
-  ago must work on the next request, and a revoked one must stop working at once. The user row loaded
-  through a token follows it there (a related object is read where its parent came from).
-
-The pin state lives in a contextvar: one per request, thread or task, never shared between them.
-
-A replica that fails a request (the database unavailable) is left alone for REPLICA_RETRY_SECONDS by
-that process, whose reads go to the primary meanwhile (replica_rest).
+Read replica routing, switched on by DATABASE_REPLICA_URL: reads go to the replica except where a
+stale read would be wrong. The rules and why: docs/database.md, "What reads where".
 """
 
 import logging

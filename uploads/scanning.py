@@ -1,23 +1,7 @@
 """
-Virus scanning of uploaded files: clamd when `CLAMAV_URL` is set, a built-in EICAR check otherwise.
-
-The built-in check is a stand-in for development and tests, not an antivirus: it knows the EICAR test
-string and nothing else. Anything that accepts files from outside runs with `CLAMAV_URL` set.
-
-Every file is read in chunks of `CHUNK_SIZE` bytes: memory stays bounded whatever the upload's size.
-
-Outcomes a caller has to tell apart:
-- a `ScanResult`: the file was scanned; `infected` says whether it is to be quarantined.
-- `ScannerUnavailable`: clamd is configured but could not be reached, timed out, or answered an error or
-  garbage. Transient: retry the task later; the file stays unscanned, so it must not be released.
-- `ScanRefused`: clamd answered that it will not scan this file (its `StreamMaxLength` is below the
-  file's size). Not transient: retrying sends the same bytes to the same limit. The file was not scanned,
-  so fail the upload (never treat it as clean); the operator's fix is to raise clamd's limits above
-  `UPLOAD_MAX_BYTES`. It is deliberately not a subclass of `ScannerUnavailable`, so that
-  `autoretry_for=(ScannerUnavailable,)` does not retry it; catch `ScanError` for both.
-- A missing or unreadable file raises the usual `OSError` (`FileNotFoundError`...): a storage problem,
-  not a scanner one.
-- A `CLAMAV_URL` that is neither `tcp://host:port` nor `unix:///path` raises `ImproperlyConfigured`.
+Virus scanning of uploaded files: clamd when `CLAMAV_URL` is set, a built-in EICAR check otherwise (a
+stand-in for development and tests, not an antivirus). What a caller must tell apart: docs/uploads.md,
+"Scanning outcomes".
 """
 
 from __future__ import annotations
