@@ -104,10 +104,9 @@ def seed_users(url: str, n: int, root: Path = ROOT) -> None:
             sys.executable,
             "-c",
             "import django; django.setup();"
-            "from accounts.models import User;"
-            "field = User._meta.get_field('phone');"
-            "from django.db import connection;"
-            "print(bytes(field.get_db_prep_value('', connection)).hex())",
+            # What the phone field stores for "": a pickle, encrypted by the keyring (common.fields).
+            "import pickle; from common.encryption import keyring;"
+            "print(keyring.encrypt(pickle.dumps('')).hex())",
         ],
         env=env_for(url),
         cwd=root,
