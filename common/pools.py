@@ -147,16 +147,10 @@ def _returned_broken(pool) -> bool:
 
 def database_pools_discard_broken() -> list[str]:
     """
-    Drains the pool of every database whose connection the server has closed (this thread's, still
-    held, or one returned to the pool broken since the last look), and returns their aliases. Those the
-    server said goodbye on are swapped at checkout already (above); this catches the rest. A
-    restart, a failover or an administrator's kill closes every session at once, but a pool only
-    learns it one connection at a time, when each is next used: without this, every connection left
-    idle across a restart fails one request after the database is back. Drained, the pool closes its
-    idle connections and opens new ones now, and replaces those in use when they come back. Costs
-    nothing until a connection breaks; the alternative, psycopg_pool's check on every checkout
-    (CONN_HEALTH_CHECKS), costs a round trip on every request and, after a restart, sleeps a growing
-    backoff between stale connections (docs/health.md has both measured).
+    Drains the pool of every database whose connection the server has closed, and returns their aliases:
+    a pool learns of a restart one connection at a time, so without this every connection left idle
+    across it would fail one request. Costs nothing until a connection breaks (docs/health.md, "After a
+    restart").
     """
     from django.db import connections
 

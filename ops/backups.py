@@ -1,16 +1,6 @@
 """
-Database backups that are proven by restoring them (docs/backups.md is the operator's runbook).
-
-A backup is two files in STORAGES["backups"]: the dump (pg_dump's custom format on PostgreSQL, a copy
-made with the sqlite3 backup API on SQLite), optionally encrypted (ops/backup_files.py), and beside it
-`<name>.manifest.json`, which says what a faithful restore must give back: the migration state and, for
-every table, its row count and an order-independent checksum of its rows. The BackupRecord row is an
-index for the admin, readiness and pruning; the manifest is the truth, because at 3 a.m. the database
-that held the records may be the thing that is gone (`backup_records_sync` rebuilds them from storage,
-with the verdicts that verification leaves beside each backup: ops/backup_verdicts.py).
-
-On PostgreSQL the manifest and the dump describe the same moment: the row counts are read in a
-REPEATABLE READ transaction whose snapshot pg_dump is given with --snapshot, while pg_dump runs.
+Database backups that are proven by restoring them: a dump and its manifest (row counts and checksums
+of every table) in STORAGES["backups"]. What a backup is and the operator's runbook: docs/backups.md.
 """
 
 # The client programs run with fixed arguments and libpq's environment; nothing comes from a request.
