@@ -38,21 +38,28 @@ def service_create(
 
 
 @transaction.atomic
-def industries_ensure(*, names: list[str], via: str) -> tuple[dict[str, Industry], int]:
-    """Industries by name, created where missing (seeding); returns them and how many were created."""
+def reference_rows_ensure(*, model, rows: list[dict], key: str, via: str) -> tuple[dict, int]:
+    """
+    Reference rows (industries, locations) created where missing, for seeding: each dict is the
+    arguments of one get_or_create. Returns the rows by their `key` field and how many were created.
+    """
     found, created = {}, 0
-    for name in names:
-        found[name], new = Industry.objects.get_or_create(slug=slugify(name), defaults={"name": name})
+    for row in rows:
+        obj, new = model.objects.get_or_create(**row)
+        found[getattr(obj, key)] = obj
         created += new
     if created:
-        audit_record(
-            action="content.bulk_created",
-            entity_type="content.industry",
-            changes={"rows": created, "via": via},
-        )
+        changes = {"rows": created, "via": via}
+        audit_record(action="content.bulk_created", entity_type=model._meta.label_lower, changes=changes)
         # Retired, not warmed: a seed of many copies would render the pages once per copy.
         transaction.on_commit(content_version_bump)
     return found, created
+
+
+def industries_ensure(*, names: list[str], via: str) -> tuple[dict[str, Industry], int]:
+    """Industries by name, created where missing (seeding); returns them and how many were created."""
+    rows = [{"slug": slugify(name), "defaults": {"name": name}} for name in names]
+    return reference_rows_ensure(model=Industry, rows=rows, key="name", via=via)
 
 
 @transaction.atomic

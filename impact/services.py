@@ -7,26 +7,14 @@ from django.db import transaction
 
 from audit.services import audit_record
 from common.caching import content_version_bump
+from content.services import reference_rows_ensure
 
 from .models import ImpactMetric, ImpactStory, Location
 
 
-@transaction.atomic
 def locations_ensure(*, locations: list[dict], via: str) -> tuple[dict[str, Location], int]:
     """Locations by name, created where missing (seeding); returns them and how many were created."""
-    found, created = {}, 0
-    for spec in locations:
-        found[spec["name"]], new = Location.objects.get_or_create(**spec)
-        created += new
-    if created:
-        audit_record(
-            action="content.bulk_created",
-            entity_type="impact.location",
-            changes={"rows": created, "via": via},
-        )
-        # Retired, not warmed: a seed of many copies would render the pages once per copy.
-        transaction.on_commit(content_version_bump)
-    return found, created
+    return reference_rows_ensure(model=Location, rows=locations, key="name", via=via)
 
 
 @transaction.atomic
