@@ -173,3 +173,26 @@ def test_seed_demo_retires_the_public_cache(api_client, django_capture_on_commit
     after = api_client.get("/api/v1/case-studies/", HTTP_IF_NONE_MATCH=before["ETag"])
     assert after.status_code == 200
     assert after.json()["count"] == 5 and after["ETag"] != before["ETag"]
+
+
+def test_seed_demo_goes_through_each_apps_bulk_path_with_one_audit_row_per_batch():
+    _run("bootstrap")
+    _run("seed_demo", scale=2)
+    batches = sorted(
+        (row.action, row.entity_type, row.changes["rows"])
+        for row in AuditLog.objects.filter(action__endswith=".bulk_created")
+    )
+    # Reference rows once; then per copy one batch of users, case studies, stories and forms.
+    assert batches == sorted(
+        [
+            ("content.bulk_created", "content.industry", 5),
+            ("content.bulk_created", "impact.location", 2),
+            *[("user.bulk_created", "accounts.user", 5)] * 2,
+            *[("content.bulk_created", "content.casestudy", 5)] * 2,
+            *[("content.bulk_created", "impact.impactstory", 3)] * 2,
+            *[("submission.bulk_created", "submissions.formsubmission", 3)] * 2,
+        ]
+    )
+    assert all(
+        row.changes["via"] == "seed_demo" for row in AuditLog.objects.filter(action__endswith=".bulk_created")
+    )
