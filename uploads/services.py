@@ -22,7 +22,9 @@ from django.utils import timezone
 from audit.services import audit_record, audit_record_many
 from common.tasks import task_delay
 
+from .analysis import AnalysisError, analyse
 from .models import FileAnalysis, FileUpload, UploadStatus
+from .scanning import ScanRefused, scan_file
 from .sniffing import KIND_OF_MIME, sanitize_filename, sniff
 
 logger = logging.getLogger(__name__)
@@ -192,9 +194,6 @@ def upload_process(*, upload: FileUpload) -> FileUpload:
     the work again and still ends with exactly one analysis. ScannerUnavailable and database errors
     propagate for the task to retry; anything the file itself causes ends in `failed` with a reason.
     """
-    from .analysis import AnalysisError, analyse
-    from .scanning import ScanRefused, scan_file
-
     with transaction.atomic():
         upload = FileUpload.objects.select_for_update().get(pk=upload.pk)
         if upload.status in (UploadStatus.COMPLETED, UploadStatus.QUARANTINED, UploadStatus.FAILED):
