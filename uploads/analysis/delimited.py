@@ -24,7 +24,8 @@ CSV_MAX_RECORD_CHARS = 2 * 1024 * 1024
 
 # The encoding check refuses NUL, so NUL can never be inside a cell: a column joined with it as the
 # separator is an unambiguous string that one C-speed regex pass can check, instead of a Python loop
-# and a regex call per cell.
+# and a regex call per cell: that costs more than the 0.5x target of bench/uploads.py leaves
+# (docs/performance.md, "Uploads").
 _SEP = "\x00"
 _NUMBER = r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
 # The null markers, as documented (the tests hold the trie below to exactly these) ...

@@ -963,3 +963,11 @@ def test_an_unexpected_failure_becomes_an_analysis_error_and_is_logged(tmp_path,
     with pytest.raises(AnalysisError, match=r"^The file could not be analysed as text\.$"):
         analyse(write(tmp_path, "t.txt", "hello"), "text")
     assert "Unexpected error analysing a text file" in caplog.text
+
+
+def test_every_sniffed_kind_has_exactly_one_registered_analyser(tmp_path):
+    assert sorted(registry.ANALYSERS) == sorted(registry.KINDS)
+    path = tmp_path / "file.pdf"
+    path.write_bytes(b"%PDF-1.7")
+    with pytest.raises(AnalysisError, match=r"Files of this kind \(pdf\) are not analysed\."):
+        analyse(path, "pdf")
