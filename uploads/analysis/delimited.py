@@ -82,9 +82,7 @@ _MARKERS_FOUND = re.compile(rf"{_SEP}{_MARKER}{_CELL_END}")
 # After a separator: the cell that follows is flagged (the rule in the module docstring).
 _FORMULA_START = rf"(?=[=+@-][^{_SEP}])(?![+-]{_NUMBER}{_CELL_END})"
 _FORMULA = re.compile(rf"{_SEP}{_FORMULA_START}")
-# Is there a null marker or a formula in a text batch at all? Usually not, and a cell that could
-# start one is rare enough that a first pass looking at first characters only says so cheaply.
-_TEXT_HINT = re.compile(rf"{_SEP}[Nn#\\=+@-]")
+# Is there a null marker or a formula in a text batch at all? Usually not: one pass says so.
 _TEXT_FLAGS = re.compile(rf"{_SEP}(?=[Nn#\\=+@-])(?:{_MARKER}{_CELL_END}|{_FORMULA_START})")
 _SIGNED_NUMBER = re.compile(rf"[+-]{_NUMBER}")
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "|": "pipe", "\t": "tab"}
@@ -135,7 +133,7 @@ class _CsvProfile:
                 continue  # a settled column whose batch has no null and fits its type: one pass
             if types[index] == "text":
                 nulls[index] += cells.count("")
-                if _TEXT_HINT.search(blob) and _TEXT_FLAGS.search(blob):
+                if _TEXT_FLAGS.search(blob):
                     nulls[index] += len(_MARKERS_FOUND.findall(blob))
                     self._flag(index, blob, first)
             else:
