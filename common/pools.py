@@ -13,6 +13,9 @@ import weakref
 logger = logging.getLogger(__name__)
 
 
+POSTGRESQL_BACKEND = "django.db.backends.postgresql.base"
+
+
 def _backend_pools() -> dict:
     """
     The PostgreSQL backend's pools of this process, by alias: the one place that reads Django's
@@ -20,7 +23,7 @@ def _backend_pools() -> dict:
     closes one; nothing public tells whether one exists, or drops one without closing it (after a fork).
     common/tests/test_pools.py fails if an upgrade changes what this reads.
     """
-    base = sys.modules.get("django.db.backends.postgresql.base")
+    base = sys.modules.get(POSTGRESQL_BACKEND)
     return {} if base is None else base.DatabaseWrapper._connection_pools
 
 
@@ -31,10 +34,11 @@ def database_pool(alias: str):
 
 def database_pools_close() -> None:
     """In the process that opened them: returns every connection and closes every database pool."""
-    pools = _backend_pools()
-    if "django.db" not in sys.modules:
-        return  # Django's database layer was never loaded in this process: there is no pool to close.
+    if POSTGRESQL_BACKEND not in sys.modules:
+        return  # PostgreSQL was never used in this process: there is no pool to close.
     from django.db import connections
+
+    pools = _backend_pools()
 
     for connection in connections.all(initialized_only=True):
         connection.close()
@@ -50,11 +54,11 @@ def database_pools_forget() -> int:
     finalises a connection only in the process that opened it (its PGconn remembers the pid), so their
     sockets stay open here, unused, until this process ends. The child opens its own pool on first use.
     """
-    pools = _backend_pools()
-    if not pools and "django.db" not in sys.modules:
-        return 0
+    if POSTGRESQL_BACKEND not in sys.modules:
+        return 0  # PostgreSQL was never used in this process: nothing was inherited.
     from django.db import connections
 
+    pools = _backend_pools()
     dropped = 0
     for pool in pools.values():
         dropped += pool.get_stats().get("pool_available", 0)  # its idle connections
