@@ -9,7 +9,7 @@ import datetime
 import pytest
 from django.db import OperationalError, connections, router, transaction
 from django.http import JsonResponse
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from django.utils import timezone
 from knox.models import AuthToken
 from rest_framework.test import APIClient
@@ -322,3 +322,17 @@ def test_writes_and_migrations_only_ever_go_to_the_primary(split):
     on_primary = Service.objects.using("default").get()
     on_replica = Service.objects.using("replica").get()
     assert replica_router.allow_relation(on_primary, on_replica) is True
+
+
+def test_a_session_log_in_pins_the_user_as_well_as_the_browser(replica_on, clock):
+    user = UserFactory(email="asha@example.com", password="correct-horse-battery-9")
+    client = Client()
+    response = client.post(
+        "/api/auth/login/", {"username": "asha@example.com", "password": "correct-horse-battery-9"}
+    )
+    assert response.status_code == 302, response.content
+    assert PIN_COOKIE in response.cookies
+    # Another device of the same user reads the primary too, until the pin expires.
+    assert routers.user_pinned(user.pk)
+    clock.now += 6
+    assert not routers.user_pinned(user.pk)
