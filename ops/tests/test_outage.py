@@ -198,10 +198,17 @@ def test_an_outage_answers_503_fast_and_recovers_by_itself(stack):
     api_latency = time.monotonic() - started
 
     cluster.start()  # returns once the cluster accepts connections
+    # Each worker's pool reconnects on its own after an outage (psycopg_pool's backoff, slower under
+    # load): recovered means a whole burst, reaching every worker and thread, succeeds. The at-most-one
+    # failure per worker after a quick restart is the restart tests' claim, not this one's.
     recovered = wait_until(
-        lambda: server.get("/readyz")[0].status_code == 200 and _api(server).status_code == 200, within=30
+        lambda: (
+            server.get("/readyz")[0].status_code == 200
+            and all(r.status_code == 200 for r in _burst(server, "api"))
+        ),
+        within=30,
     )
-    _first_requests_after(server, cluster)
+    assert [_api(server).status_code for _ in range(10)] == [200] * 10
     ready, _ = server.get("/readyz")
     assert ready.status_code == 200 and ready.json()["checks"]["database"]["status"] == "ok"
     print(
