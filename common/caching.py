@@ -13,7 +13,7 @@ from pathlib import Path
 from django.apps import apps
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Min
+from django.db.models import Min, Q
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.cache import cc_delim_re, set_response_etag
@@ -44,13 +44,16 @@ def content_version_bump() -> None:
 
 
 def _next_publish_timestamp() -> float:
+    """The next time a published row goes live or expires (a change no save announces), or 0 for none."""
     now = timezone.now()
     times = []
     for label in settings.PUBLIC_CACHE_SCHEDULED_MODELS:
-        found = apps.get_model(label).objects.filter(status="published", published_at__gt=now)
-        first = found.aggregate(first=Min("published_at"))["first"]
-        if first:
-            times.append(first)
+        rows = apps.get_model(label).objects.filter(status="published")
+        found = rows.aggregate(
+            publish=Min("published_at", filter=Q(published_at__gt=now)),
+            expire=Min("expires_at", filter=Q(expires_at__gt=now)),
+        )
+        times += [moment for moment in found.values() if moment]
     return min(times).timestamp() if times else _NO_SCHEDULE
 
 

@@ -1,4 +1,6 @@
-"""Startup checks that the Celery timing settings agree with one another (docs/uploads.md, "Reliability")."""
+"""Startup checks: the Celery timing settings agree with one another (docs/uploads.md, "Reliability"); the editors' time zone exists."""
+
+import zoneinfo
 
 from django.conf import settings
 from django.core import checks
@@ -48,3 +50,18 @@ def celery_timing_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]
         for name, value, what, bound, check_id in _rules()
         if value is not None and not value > bound
     ]
+
+
+@checks.register(checks.Tags.compatibility)
+def editor_time_zone_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """A misspelt EDITOR_TIME_ZONE fails at start-up, not on an editor's first admin page."""
+    try:
+        zoneinfo.ZoneInfo(settings.EDITOR_TIME_ZONE)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return [
+            checks.Error(
+                f"EDITOR_TIME_ZONE {settings.EDITOR_TIME_ZONE!r} is not a time zone name (e.g. Asia/Kolkata).",
+                id="common.E104",
+            )
+        ]
+    return []

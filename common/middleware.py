@@ -1,6 +1,8 @@
 import re
+import zoneinfo
 
 from django.conf import settings
+from django.utils import timezone
 
 from .context import RequestContext, reset_request_context, set_request_context
 from .ids import uuid7
@@ -48,3 +50,23 @@ class PermissionsPolicyMiddleware:
         if settings.PERMISSIONS_POLICY:
             response.headers.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
         return response
+
+
+class EditorTimeZoneMiddleware:
+    """
+    The admin shows and takes times in the editors' time zone (settings.EDITOR_TIME_ZONE, India by
+    default); Django stores them in UTC as always, and the API keeps answering in UTC.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if request.resolver_match.app_name == "admin":
+            timezone.activate(zoneinfo.ZoneInfo(settings.EDITOR_TIME_ZONE))

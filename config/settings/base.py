@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(environ.Env().str("VAR_DIR", default=str(BASE_DIR / "var")))
@@ -36,6 +37,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    # Search (content.search) and its GIN indexes: lookups and index wrappers it registers on start-up;
+    # nothing of it runs on SQLite.
+    "django.contrib.postgres",
     "rest_framework",
     "knox",
     "django_filters",
@@ -43,6 +47,10 @@ INSTALLED_APPS = [
     # Swagger UI's JS/CSS as static files of the project: /api/docs/ works without internet.
     "drf_spectacular_sidecar",
     "django_countries",
+    # The rich text editor of the admin (common.richtext), its JS and CSS as static files.
+    "django_prose_editor",
+    # Revisions of services, case studies and impact stories (content.revisions).
+    "reversion",
     "django_celery_beat",
     "csp",
     "common",
@@ -76,6 +84,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "common.middleware.EditorTimeZoneMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -342,6 +351,9 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# The admin's time zone (common.middleware.EditorTimeZoneMiddleware): the editors work in India. Times
+# are stored in UTC and the API answers in UTC whatever this says.
+EDITOR_TIME_ZONE = env.str("EDITOR_TIME_ZONE", default="Asia/Kolkata")
 
 # --- API --------------------------------------------------------------------------------------------
 
@@ -398,13 +410,15 @@ SPECTACULAR_SETTINGS = {
 # --- Content-Security-Policy and Permissions-Policy (django-csp; common.middleware) -------------------
 # In every mode, not only production: the browser tests run the admin and Swagger UI under the very
 # policy production sends, so a page that needs more than it allows fails a test, not a deployment.
-# Scripts only from the site itself (no inline script, no eval): the admin has none, and Swagger UI's
+# Scripts only from the site itself (no inline script but the rich text editor's import map, with a
+# per-request nonce; no eval): the admin has none other, and Swagger UI's
 # init script is a file of its own (SpectacularSwaggerSplitView). Styles allow 'unsafe-inline': the
 # admin's templates and Swagger UI set style attributes, and a style cannot run code.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
-        "script-src": ["'self'"],
+        # A nonce only on pages that ask for one (the admin's rich text editor's import map).
+        "script-src": ["'self'", NONCE],
         "style-src": ["'self'", "'unsafe-inline'"],
         # Swagger UI draws some icons as data: SVG.
         "img-src": ["'self'", "data:"],
@@ -454,12 +468,16 @@ CLAMAV_URL = env.str("CLAMAV_URL", default="")
 CLAMAV_DISABLED = env.bool("CLAMAV_DISABLED", default=False)
 APP_VERSION = env.str("APP_VERSION", default="0.1.0")
 
+# The newest revisions of each content item that retention never deletes, however old
+# (compliance/retention.py, "revisions").
+REVISIONS_KEEP = env.int("REVISIONS_KEEP", default=50)
 RETENTION = {
     "users_inactive": timedelta(days=env.int("RETENTION_USERS_INACTIVE_DAYS", default=730)),
     "uploads": timedelta(days=env.int("RETENTION_UPLOADS_DAYS", default=365)),
     "submissions": timedelta(days=env.int("RETENTION_SUBMISSIONS_DAYS", default=730)),
     "audit": timedelta(days=env.int("RETENTION_AUDIT_DAYS", default=7 * 365)),
     "soft_deleted": timedelta(days=env.int("RETENTION_SOFT_DELETED_DAYS", default=90)),
+    "revisions": timedelta(days=env.int("RETENTION_REVISIONS_DAYS", default=365)),
 }
 # One JSON line per GDPR erasure (ids and hashes only), outside the database: a restore from a backup
 # taken before an erasure loses its ErasureRecord, and `replay_erasures` reads this file to redo it.
