@@ -12,11 +12,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import reversion
 from django.apps import apps
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
+from reversion.models import Revision, Version
 
 from accounts.models import Role, User
 from audit.models import AuditLog
@@ -71,6 +75,12 @@ POLICIES = {
     "submissions": Policy("submissions", "form submissions older than the period", "deleted", 1000),
     "audit": Policy("audit", "audit log rows older than the period", "purged", 10_000),
     "soft_deleted": Policy("soft_deleted", "content in the trash for longer than the period", "purged", 500),
+    "revisions": Policy(
+        "revisions",
+        "content revisions older than the period, beyond the newest REVISIONS_KEEP of each item",
+        "deleted",
+        500,
+    ),
 }
 
 
@@ -204,12 +214,43 @@ def _run_soft_deleted(result, *, dry_run, batch_size, on_batch):
             _batch_done(result, len(ids), on_batch)
 
 
+def _revisions_expired(cutoff) -> QuerySet:
+    """
+    Revisions of the content older than `cutoff` that are not among the newest REVISIONS_KEEP of their
+    item: the history an editor uses stays, a years-long tail of small edits goes.
+    """
+    rank = Window(RowNumber(), partition_by=["content_type", "object_id"], order_by=F("revision_id").desc())
+    items = [
+        ContentType.objects.get_for_model(model)
+        for model in reversion.get_registered_models()
+        if issubclass(model, SoftDeleteModel)  # the items themselves, not their inline rows
+    ]
+    numbered = Version.objects.filter(content_type__in=items).annotate(rank=rank)
+    beyond = numbered.filter(rank__gt=settings.REVISIONS_KEEP).values_list("revision_id", flat=True)
+    return Revision.objects.filter(pk__in=list(beyond), date_created__lt=cutoff).order_by("pk")
+
+
+def _run_revisions(result, *, dry_run, batch_size, on_batch):
+    expired = _revisions_expired(result.cutoff)
+    result.matched = expired.count()
+    if dry_run:
+        return
+    while True:
+        with transaction.atomic():
+            ids = list(expired.values_list("pk", flat=True)[:batch_size])
+            if not ids:
+                break
+            Revision.objects.filter(pk__in=ids).delete()  # with their versions (cascade)
+        _batch_done(result, len(ids), on_batch)
+
+
 _RUNNERS: dict[str, Callable] = {
     "users_inactive": _run_users,
     "uploads": _run_uploads,
     "submissions": _run_submissions,
     "audit": _run_audit,
     "soft_deleted": _run_soft_deleted,
+    "revisions": _run_revisions,
 }
 
 

@@ -8,15 +8,20 @@ own page, rendered into the cache again by a task. The admin saves through these
 """
 
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
+from reversion.models import Version
 
 from audit.services import audit_record
 from common.caching import content_version, content_version_bump
 from common.models import PublishableModel, PublishStatus
 from common.tasks import public_cache_warm
+
+from .models import SlugRedirect
+from .revisions import STATE_FIELDS, revision_record
 
 
 def _audit(action: str, instance: models.Model, actor, **changes) -> None:
@@ -46,12 +51,49 @@ def public_pages_changed(instance: models.Model | None = None) -> None:
         transaction.on_commit(lambda: public_cache_warm.delay(paths, version=content_version()))
 
 
+def _slug_redirect_keep(instance: PublishableModel) -> None:
+    """
+    When a row that is public changes its slug, its old slug keeps answering with a redirect
+    (SlugRedirect). A slug taken back by the row it redirects to is no longer a redirect.
+    """
+    label = instance._meta.label_lower
+    before = type(instance).all_objects.filter(pk=instance.pk).first()
+    if before is not None and before.slug != instance.slug and before.publish_state == "published":
+        SlugRedirect.objects.update_or_create(
+            model=label, old_slug=before.slug, defaults={"object_id": instance.pk}
+        )
+    SlugRedirect.objects.filter(model=label, old_slug=instance.slug, object_id=instance.pk).delete()
+
+
+def change_comment(instance: models.Model, created: bool, changed: list[str] | None) -> str:
+    """A revision's comment as editors read it: "Created", or "Changed title and challenge"."""
+    if created:
+        return "Created"
+    labels = [str(instance._meta.get_field(name).verbose_name) for name in changed or []]
+    if not labels:
+        return "Saved without changes"
+    return "Changed " + (", ".join(labels[:-1]) + " and " + labels[-1] if len(labels) > 1 else labels[0])
+
+
 @transaction.atomic
-def content_save(*, instance: models.Model, actor, changed: list[str] | None = None) -> models.Model:
+def content_save(
+    *, instance: models.Model, actor, changed: list[str] | None = None, revision: bool = True
+) -> models.Model:
+    """
+    Validates, saves and audits a content row, and stores a revision of it (content.revisions). The
+    admin passes `revision=False` and stores the revision once its inline rows are saved too.
+    """
     created = instance._state.adding
+    if isinstance(instance, PublishableModel) and instance.status == PublishStatus.PUBLISHED:
+        # Published with no time given means now, as the publish action does; not a draft in disguise.
+        instance.published_at = instance.published_at or timezone.now()
     instance.full_clean()
+    if isinstance(instance, PublishableModel) and not created:
+        _slug_redirect_keep(instance)
     instance.save()
     _audit("content.created" if created else "content.updated", instance, actor, fields=sorted(changed or []))
+    if revision:
+        revision_record(instance=instance, actor=actor, comment=change_comment(instance, created, changed))
     public_pages_changed(instance)
     return instance
 
@@ -65,6 +107,7 @@ def publishable_publish(*, instance: PublishableModel, actor, at=None) -> Publis
     instance.full_clean()
     instance.save(update_fields=["status", "published_at", "updated_at"])
     _audit("content.published", instance, actor, published_at=instance.published_at.isoformat())
+    revision_record(instance=instance, actor=actor, comment="Published")
     public_pages_changed(instance)
     return instance
 
@@ -74,6 +117,7 @@ def publishable_unpublish(*, instance: PublishableModel, actor) -> PublishableMo
     instance.status = PublishStatus.DRAFT
     instance.save(update_fields=["status", "updated_at"])
     _audit("content.unpublished", instance, actor)
+    revision_record(instance=instance, actor=actor, comment="Unpublished")
     public_pages_changed(instance)
     return instance
 
@@ -85,6 +129,7 @@ def publishable_trash(*, instance: PublishableModel, actor) -> PublishableModel:
         instance.deleted_at = timezone.now()
         instance.save(update_fields=["deleted_at", "updated_at"])
         _audit("content.trashed", instance, actor)
+        revision_record(instance=instance, actor=actor, comment="Moved to the trash")
         public_pages_changed(instance)
     return instance
 
@@ -102,6 +147,7 @@ def publishable_restore(*, instance: PublishableModel, actor) -> PublishableMode
     instance.deleted_at = None
     instance.save(update_fields=["deleted_at", "updated_at"])
     _audit("content.restored", instance, actor)
+    revision_record(instance=instance, actor=actor, comment="Restored from the trash")
     public_pages_changed(instance)
     return instance
 
@@ -115,3 +161,55 @@ def content_delete(*, instance: models.Model, actor) -> None:
     _audit("content.deleted", instance, actor)
     instance.delete()
     public_pages_changed()
+
+
+# --- Reverting ---------------------------------------------------------------------------------------------
+
+
+def _follows(model) -> list[str]:
+    return [name for name in ("features", "results", "metrics") if hasattr(model, name)]
+
+
+@transaction.atomic
+def revision_revert(*, instance: PublishableModel, version: Version, actor) -> PublishableModel:
+    """
+    The item's text, links and inline rows as they were in `version`; its state (STATE_FIELDS) as it
+    is now: going back to last month's words must not unpublish or reschedule anything. Validated
+    like any save (a slug another live item took since is refused on the slug field, and nothing is
+    written); audited, and stored as a new revision.
+    """
+    model = type(instance)
+    data = version.field_dict
+    changed = []
+    for field in model._meta.concrete_fields:
+        if field.primary_key or field.name in STATE_FIELDS or field.attname not in data:
+            continue
+        if getattr(instance, field.attname) != data[field.attname]:
+            setattr(instance, field.attname, data[field.attname])
+            changed.append(field.name)
+    instance.full_clean()
+    _slug_redirect_keep(instance)
+    instance.save()
+    for field in model._meta.many_to_many:
+        if field.attname in data:
+            getattr(instance, field.name).set(data[field.attname])
+    for relation in _follows(model):
+        _rows_revert(instance, relation, version)
+    when = timezone.localtime(version.revision.date_created).strftime("%d %b %Y %H:%M %Z")
+    _audit("content.reverted", instance, actor, revision=version.revision_id, fields=sorted(changed))
+    revision_record(instance=instance, actor=actor, comment=f"Reverted to the revision of {when}")
+    public_pages_changed(instance)
+    return instance
+
+
+def _rows_revert(instance, relation: str, version: Version) -> None:
+    """The inline rows of `relation` as the revision holds them: later ones deleted, changed ones restored."""
+    manager = getattr(instance, relation)
+    related = manager.model
+    kept = version.revision.version_set.filter(content_type=ContentType.objects.get_for_model(related))
+    wanted = {item.object_id: item.field_dict for item in kept}
+    manager.exclude(pk__in=list(wanted)).delete()
+    for pk, values in wanted.items():
+        # Its own pk is not a clash with itself: constraints and field rules are what is checked.
+        related(**values).full_clean(validate_unique=False)
+        related._base_manager.update_or_create(pk=pk, defaults=values)

@@ -1,16 +1,30 @@
 from collections import defaultdict
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from common.models import PublishStatus
 
-from .models import CaseStudy, CaseStudyResult, Industry, Service, ServiceFeature
+from .models import CaseStudy, CaseStudyResult, Industry, Service, ServiceFeature, SlugRedirect
+from .search import search
+
+# What a case study is searched by: short fields (weighted first, and matched by trigrams too), then long.
+CASE_STUDY_SEARCH = {"titles": ("title", "client"), "bodies": ("challenge", "solution")}
 
 # The columns of a case study the public API shows, read as values: building model instances for a page
 # of twenty, with their industry, results and services, cost ten times the rest of the request
 # (docs/performance.md).
-CASE_STUDY_COLUMNS = ("id", "title", "slug", "client", "challenge", "solution", "published_at")
+CASE_STUDY_COLUMNS = (
+    "id",
+    "title",
+    "slug",
+    "client",
+    "challenge",
+    "solution",
+    "meta_title",
+    "meta_description",
+    "published_at",
+)
 
 
 def service_list() -> QuerySet[Service]:
@@ -31,6 +45,26 @@ def case_study_list() -> QuerySet:
     return CaseStudy.objects.published().values(*CASE_STUDY_COLUMNS, "industry__name", "industry__slug")
 
 
+def case_study_search(queryset: QuerySet, text: str) -> QuerySet:
+    """The case studies of `queryset` matching `text`, best first (content.search)."""
+    return search(queryset, text, **CASE_STUDY_SEARCH)
+
+
+def slug_redirect_target(model, old_slug: str) -> str | None:
+    """
+    The current slug of the public row of `model` that answered to `old_slug` before it was renamed, or
+    None (never renamed, or no longer public).
+    """
+    object_id = (
+        SlugRedirect.objects.filter(model=model._meta.label_lower, old_slug=old_slug)
+        .values_list("object_id", flat=True)
+        .first()
+    )
+    if object_id is None:
+        return None
+    return model.objects.published().filter(pk=object_id).values_list("slug", flat=True).first()
+
+
 def case_study_relations(rows: list[dict]) -> list[dict]:
     """
     The rows of case_study_list() with what hangs off each: `industry`, `results` and the public
@@ -42,19 +76,21 @@ def case_study_relations(rows: list[dict]) -> list[dict]:
     results = defaultdict(list)
     for case_study_id, metric, value, description in (
         CaseStudyResult.objects.filter(case_study_id__in=ids)
-        .order_by("created_at")
+        .order_by("order", "created_at")
         .values_list("case_study_id", "metric", "value", "description")
     ):
         results[case_study_id].append({"metric": metric, "value": value, "description": description})
     services = defaultdict(list)
+    now = timezone.now()
     for case_study_id, name, slug, icon in (
         # A case study must never reveal a service that is not public itself: the conditions of
         # PublishableQuerySet.published(), on the join.
         CaseStudy.services.through.objects.filter(
+            Q(service__expires_at__isnull=True) | Q(service__expires_at__gt=now),
             casestudy_id__in=ids,
             service__deleted_at__isnull=True,
             service__status=PublishStatus.PUBLISHED,
-            service__published_at__lte=timezone.now(),
+            service__published_at__lte=now,
         )
         .order_by("service__order", "service__name")
         .values_list("casestudy_id", "service__name", "service__slug", "service__icon")

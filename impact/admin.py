@@ -1,45 +1,56 @@
 from django.contrib import admin
+from django_countries import countries
+from django_countries.filters import CountryFilter
 
 from common.admin import ReadOnlyAdmin
-from content.admin_base import AuditedAdmin, PublishableAdmin
+from content.admin_base import AuditedAdmin, CompactInline, PublishableAdmin
 
 from .api.serializers import ImpactStorySerializer
 from .models import ImpactMetric, ImpactStory, Location
+from .selectors import impact_story_search
 
 
 @admin.register(Location)
 class LocationAdmin(AuditedAdmin):
     list_display = ["name", "region", "country"]
-    list_filter = ["country"]
+    # Country names, not the codes stored.
+    list_filter = [("country", CountryFilter)]
     search_fields = ["name", "region"]
 
 
-class ImpactMetricInline(admin.TabularInline):
+class StoryCountryFilter(admin.SimpleListFilter):
+    """The countries stories are set in, by name."""
+
+    title = "country"
+    parameter_name = "country"
+
+    def lookups(self, request, model_admin):
+        codes = Location.objects.filter(stories__isnull=False).values_list("country", flat=True).distinct()
+        return sorted(((code, countries.name(code)) for code in codes), key=lambda choice: choice[1])
+
+    def queryset(self, request, queryset):
+        return queryset.filter(location__country=self.value()) if self.value() else queryset
+
+
+class ImpactMetricInline(CompactInline):
     model = ImpactMetric
-    extra = 1
     fields = ["metric_name", "value", "unit", "aggregation", "period_start", "period_end"]
 
 
 @admin.register(ImpactStory)
 class ImpactStoryAdmin(PublishableAdmin):
     list_display = ["title", "location", "beneficiaries", "published_at"]
-    list_filter = ["status", "location", ("location__country", admin.AllValuesFieldListFilter)]
+    list_filter = ["location", StoryCountryFilter]
     search_fields = ["title", "story"]
     prepopulated_fields = {"slug": ["title"]}
     list_select_related = ["location"]
-    fields = [
-        "title",
-        "slug",
-        "location",
-        "story",
-        "beneficiaries",
-        "status",
-        "published_at",
-        "state",
-        "preview_link",
+    fieldsets = [
+        (None, {"fields": ["title", "slug", "location", "story", "beneficiaries"]}),
+        *PublishableAdmin.publishing_fieldsets,
     ]
     inlines = [ImpactMetricInline]
     preview_serializer = ImpactStorySerializer
+    search_function = staticmethod(impact_story_search)
 
 
 @admin.register(ImpactMetric)

@@ -1,7 +1,10 @@
+import reversion
+from django.core.exceptions import ValidationError
 from django.db import models
 from django_countries.fields import CountryField
 
-from common.models import BaseModel, PublishableModel, live_slug_constraint
+from common.models import BaseModel, PublishableModel, publishable_constraints
+from common.richtext import RichTextField
 
 
 class Location(BaseModel):
@@ -19,19 +22,21 @@ class Location(BaseModel):
         return f"{self.name}, {self.region}"
 
 
+# Revisions hold the item with its inline rows (content.revisions).
+@reversion.register(follow=["metrics"])
 class ImpactStory(BaseModel, PublishableModel):
     api_detail_url_name = "impact-story-detail"
 
     title = models.CharField(max_length=200)
     slug = models.SlugField(max_length=220)
-    story = models.TextField()
+    story = RichTextField(help_text="The story. Headings, lists, links, bold and italic.")
     beneficiaries = models.PositiveIntegerField(default=0, help_text="People whose lives the work touched.")
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="stories")
 
     class Meta:
         ordering = ["-published_at", "title"]
         verbose_name_plural = "impact stories"
-        constraints = [live_slug_constraint("impact_impactstory")]
+        constraints = publishable_constraints("impact_impactstory")
 
     def __str__(self):
         return self.title
@@ -41,6 +46,7 @@ class ImpactStory(BaseModel, PublishableModel):
 RATE_UNITS = ("%", "x", "X", "×")
 
 
+@reversion.register()  # held in its item's revisions
 class ImpactMetric(BaseModel):
     class Aggregation(models.TextChoices):
         SUM = "sum", "Sum (counts: people, jobs, money)"
@@ -79,3 +85,13 @@ class ImpactMetric(BaseModel):
 
     def __str__(self):
         return f"{self.metric_name}: {self.value} {self.unit}".strip()
+
+    def clean(self):
+        # On the field that is wrong, not atop the form; the check constraint backs it up in the database.
+        super().clean()
+        if self.period_start and self.period_end and self.period_end <= self.period_start:
+            raise ValidationError({"period_end": "The period must end after it starts."})
+        if self.unit in RATE_UNITS and self.aggregation == self.Aggregation.SUM:
+            raise ValidationError(
+                {"aggregation": "A percentage or a multiplier cannot be added up: choose average or latest."}
+            )

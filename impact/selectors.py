@@ -3,7 +3,11 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Count, Max, OuterRef, Prefetch, QuerySet, Subquery, Sum
 
+from content.search import search
+
 from .models import ImpactMetric, ImpactStory, Location
+
+IMPACT_STORY_SEARCH = {"titles": ("title",), "bodies": ("story",)}
 
 LATEST = ImpactMetric.Aggregation.LATEST
 # Figures are shown to the cent, averages rounded half up on every database.
@@ -22,6 +26,11 @@ def impact_story_list() -> QuerySet[ImpactStory]:
             Prefetch("metrics", queryset=ImpactMetric.objects.order_by("period_start", "metric_name"))
         )
     )
+
+
+def impact_story_search(queryset: QuerySet, text: str) -> QuerySet:
+    """The impact stories of `queryset` matching `text`, best first (content.search)."""
+    return search(queryset, text, **IMPACT_STORY_SEARCH)
 
 
 def impact_metric_summary(

@@ -12,6 +12,7 @@ from accounts.models import Role, User
 from accounts.selectors import user_by_email
 from accounts.services import user_create, users_bulk_create
 from common.models import PublishStatus
+from common.richtext import paragraphs
 from content.models import CaseStudy, Service
 from content.services import case_studies_bulk_create, industries_ensure, service_create
 from impact.models import ImpactStory
@@ -174,8 +175,8 @@ def _seed_copy(copy, result, existing, services, industries, locations, batch_si
             "slug": spec["slug"] + suffix,
             "title": spec["title"] + (f" ({copy + 1})" if copy else ""),
             "client": spec["client"],
-            "challenge": spec["challenge"],
-            "solution": spec["solution"],
+            "challenge": paragraphs(spec["challenge"]),
+            "solution": paragraphs(spec["solution"]),
             "industry": industries[spec["industry"]],
             "status": PublishStatus.PUBLISHED,
             "published_at": now - timedelta(days=30 * index + copy),
@@ -193,7 +194,7 @@ def _seed_copy(copy, result, existing, services, industries, locations, batch_si
         {
             "slug": spec["slug"] + suffix,
             "title": spec["title"] + (f" ({copy + 1})" if copy else ""),
-            "story": spec["story"],
+            "story": paragraphs(spec["story"]),
             "beneficiaries": spec["beneficiaries"],
             "location": locations[spec["location"]],
             "status": PublishStatus.PUBLISHED,

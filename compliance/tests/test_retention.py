@@ -122,6 +122,11 @@ def test_dry_run_counts_and_changes_nothing(world):
         "submissions": (7, 2, 0),
         "audit": (8, 3, 0),  # the held user's row and the two after it stay
         "soft_deleted": (3, 0, 0),
+        "revisions": (
+            0,
+            0,
+            0,
+        ),  # none beyond the newest REVISIONS_KEEP of an item (content/tests/test_revisions.py)
     }
     assert _state() == before
     assert AuditLog.objects.count() == audit_rows
@@ -136,7 +141,14 @@ def test_a_run_applies_every_policy_and_keeps_what_is_held_or_not_due(
     with django_capture_on_commit_callbacks(execute=True):  # files go once the rows are gone for good
         run = retention_apply(now=NOW)
     done = {r.name: r.done for r in run.results}
-    assert done == {"users_inactive": 1, "uploads": 3, "submissions": 5, "audit": 5, "soft_deleted": 3}
+    assert done == {
+        "users_inactive": 1,
+        "uploads": 3,
+        "submissions": 5,
+        "audit": 5,
+        "soft_deleted": 3,
+        "revisions": 0,
+    }
 
     state = _state()
     assert state["submissions"] == {

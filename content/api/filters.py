@@ -1,14 +1,17 @@
 import django_filters
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 
 from content.models import CaseStudy, Service
+from content.selectors import case_study_search
 
 
 class CaseStudyFilterSet(django_filters.FilterSet):
     industry = django_filters.CharFilter(field_name="industry__slug", help_text="An industry slug.")
     service = django_filters.CharFilter(method="filter_service", help_text="A service slug.")
     search = django_filters.CharFilter(
-        method="filter_search", max_length=100, help_text="Words in the title, client, challenge or solution."
+        method="filter_search",
+        max_length=100,
+        help_text="Words in the title, client, challenge or solution; results best first unless `ordering` is given.",
     )
     ordering = django_filters.OrderingFilter(
         fields=(("published_at", "published_at"), ("title", "title")),
@@ -27,12 +30,4 @@ class CaseStudyFilterSet(django_filters.FilterSet):
         return queryset.filter(Exists(linked))
 
     def filter_search(self, queryset, name, value):
-        query = Q()
-        for word in value.split()[:8]:
-            query &= (
-                Q(title__icontains=word)
-                | Q(client__icontains=word)
-                | Q(challenge__icontains=word)
-                | Q(solution__icontains=word)
-            )
-        return queryset.filter(query)
+        return case_study_search(queryset, value)

@@ -1,6 +1,40 @@
 from rest_framework import serializers
 
+from common.richtext import excerpt
 from content.models import CaseStudy, CaseStudyResult, Industry, Service, ServiceFeature
+
+EXCERPT_LENGTH = 200
+META_DESCRIPTION_LENGTH = 160
+RICH_TEXT_HELP = "Sanitised HTML: p, br, h2–h4, ul, ol, li, a (href), strong, em, b, i and nothing else."
+
+
+def meta_title(row) -> str:
+    """What search engines should show as the title: the one set for them, or the item's own."""
+    return row["meta_title"] or row.get("title") or row.get("name", "")
+
+
+def meta_description(row, text: str) -> str:
+    return row["meta_description"] or excerpt(text, META_DESCRIPTION_LENGTH)
+
+
+class SeoFieldsMixin(serializers.Serializer):
+    """`meta_title` and `meta_description` as a page should use them, the editor's or made from the item."""
+
+    meta_title = serializers.SerializerMethodField(help_text="The page title for search engines.")
+    meta_description = serializers.SerializerMethodField(
+        help_text="The page summary for search engines: the editor's, or the start of the text."
+    )
+    description_source: str = ""
+
+    def get_meta_title(self, obj) -> str:
+        return meta_title(
+            {"meta_title": obj.meta_title, "title": getattr(obj, "title", None), "name": str(obj)}
+        )
+
+    def get_meta_description(self, obj) -> str:
+        return meta_description(
+            {"meta_description": obj.meta_description}, getattr(obj, self.description_source)
+        )
 
 
 class ServiceFeatureSerializer(serializers.ModelSerializer):
@@ -9,12 +43,24 @@ class ServiceFeatureSerializer(serializers.ModelSerializer):
         fields = ["title", "description", "order"]
 
 
-class ServiceSerializer(serializers.ModelSerializer):
+class ServiceSerializer(SeoFieldsMixin, serializers.ModelSerializer):
     features = ServiceFeatureSerializer(many=True, read_only=True)
+    description_source = "description"
 
     class Meta:
         model = Service
-        fields = ["id", "name", "slug", "description", "icon", "order", "published_at", "features"]
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "description",
+            "icon",
+            "order",
+            "published_at",
+            "features",
+            "meta_title",
+            "meta_description",
+        ]
 
 
 class ServiceRefSerializer(serializers.ModelSerializer):
@@ -44,7 +90,7 @@ class CaseStudyResultSerializer(serializers.ModelSerializer):
 _DATETIME = serializers.DateTimeField()
 
 
-class CaseStudySerializer(serializers.ModelSerializer):
+class CaseStudySerializer(SeoFieldsMixin, serializers.ModelSerializer):
     """
     Serializes a model instance field by field, as any ModelSerializer does, or a row of
     selectors.case_study_relations() (a dict of values) straight into the same representation: DRF's
@@ -56,6 +102,10 @@ class CaseStudySerializer(serializers.ModelSerializer):
     industry = IndustryRefSerializer(read_only=True)
     services = ServiceRefSerializer(many=True, read_only=True)
     results = CaseStudyResultSerializer(many=True, read_only=True)
+    challenge = serializers.CharField(read_only=True, help_text=RICH_TEXT_HELP)
+    solution = serializers.CharField(read_only=True, help_text=RICH_TEXT_HELP)
+    excerpt = serializers.SerializerMethodField(help_text="The start of the challenge as plain text.")
+    description_source = "challenge"
 
     class Meta:
         model = CaseStudy
@@ -64,13 +114,19 @@ class CaseStudySerializer(serializers.ModelSerializer):
             "title",
             "slug",
             "client",
+            "excerpt",
             "challenge",
             "solution",
             "industry",
             "services",
             "results",
             "published_at",
+            "meta_title",
+            "meta_description",
         ]
+
+    def get_excerpt(self, obj) -> str:
+        return excerpt(obj.challenge, EXCERPT_LENGTH)
 
     def to_representation(self, instance):
         if not isinstance(instance, dict):
@@ -80,10 +136,13 @@ class CaseStudySerializer(serializers.ModelSerializer):
             "title": instance["title"],
             "slug": instance["slug"],
             "client": instance["client"],
+            "excerpt": excerpt(instance["challenge"], EXCERPT_LENGTH),
             "challenge": instance["challenge"],
             "solution": instance["solution"],
             "industry": instance["industry"],
             "services": instance["services"],
             "results": instance["results"],
             "published_at": _DATETIME.to_representation(instance["published_at"]),
+            "meta_title": meta_title(instance),
+            "meta_description": meta_description(instance, instance["challenge"]),
         }

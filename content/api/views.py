@@ -1,9 +1,11 @@
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics
 
 from common.views import PublicReadMixin
 from content import selectors
 
 from .filters import CaseStudyFilterSet
+from .mixins import RENAMED, RenamedSlugRedirectMixin
 from .serializers import CaseStudySerializer, IndustrySerializer, ServiceSerializer
 
 
@@ -14,7 +16,8 @@ class ServiceListApi(PublicReadMixin, generics.ListAPIView):
         return selectors.service_list()
 
 
-class ServiceDetailApi(PublicReadMixin, generics.RetrieveAPIView):
+@extend_schema(responses={200: ServiceSerializer, 301: RENAMED})
+class ServiceDetailApi(PublicReadMixin, RenamedSlugRedirectMixin, generics.RetrieveAPIView):
     serializer_class = ServiceSerializer
     lookup_field = "slug"
 
@@ -41,7 +44,8 @@ class CaseStudyListApi(PublicReadMixin, generics.ListAPIView):
         return selectors.case_study_relations(super().paginate_queryset(queryset))
 
 
-class CaseStudyDetailApi(PublicReadMixin, generics.RetrieveAPIView):
+@extend_schema(responses={200: CaseStudySerializer, 301: RENAMED})
+class CaseStudyDetailApi(PublicReadMixin, RenamedSlugRedirectMixin, generics.RetrieveAPIView):
     serializer_class = CaseStudySerializer
     lookup_field = "slug"
 

@@ -1,7 +1,7 @@
 import django_filters
-from django.db.models import Q
 
 from impact.models import ImpactStory
+from impact.selectors import impact_story_search
 
 
 class ImpactStoryFilterSet(django_filters.FilterSet):
@@ -13,7 +13,9 @@ class ImpactStoryFilterSet(django_filters.FilterSet):
         method="filter_country",
     )
     search = django_filters.CharFilter(
-        method="filter_search", max_length=100, help_text="Words in the title or story."
+        method="filter_search",
+        max_length=100,
+        help_text="Words in the title or story; results best first unless `ordering` is given.",
     )
     ordering = django_filters.OrderingFilter(
         fields=(("published_at", "published_at"), ("title", "title"), ("beneficiaries", "beneficiaries")),
@@ -27,7 +29,4 @@ class ImpactStoryFilterSet(django_filters.FilterSet):
         return queryset.filter(location__country=value.upper())
 
     def filter_search(self, queryset, name, value):
-        query = Q()
-        for word in value.split()[:8]:
-            query &= Q(title__icontains=word) | Q(story__icontains=word)
-        return queryset.filter(query)
+        return impact_story_search(queryset, value)

@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+from common.richtext import excerpt
+from content.api.serializers import EXCERPT_LENGTH, RICH_TEXT_HELP, SeoFieldsMixin
 from impact.models import ImpactMetric, ImpactStory, Location
 
 
@@ -18,13 +20,31 @@ class ImpactMetricSerializer(serializers.ModelSerializer):
         fields = ["metric_name", "value", "unit", "period_start", "period_end"]
 
 
-class ImpactStorySerializer(serializers.ModelSerializer):
+class ImpactStorySerializer(SeoFieldsMixin, serializers.ModelSerializer):
     location = LocationSerializer(read_only=True)
     metrics = ImpactMetricSerializer(many=True, read_only=True)
+    story = serializers.CharField(read_only=True, help_text=RICH_TEXT_HELP)
+    excerpt = serializers.SerializerMethodField(help_text="The start of the story as plain text.")
+    description_source = "story"
 
     class Meta:
         model = ImpactStory
-        fields = ["id", "title", "slug", "story", "beneficiaries", "location", "metrics", "published_at"]
+        fields = [
+            "id",
+            "title",
+            "slug",
+            "excerpt",
+            "story",
+            "beneficiaries",
+            "location",
+            "metrics",
+            "published_at",
+            "meta_title",
+            "meta_description",
+        ]
+
+    def get_excerpt(self, obj) -> str:
+        return excerpt(obj.story, EXCERPT_LENGTH)
 
 
 class MetricSummaryQuerySerializer(serializers.Serializer):

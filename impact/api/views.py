@@ -4,6 +4,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.views import PublicReadMixin
+from content.api.mixins import RENAMED, RenamedSlugRedirectMixin
 from impact import selectors
 
 from .filters import ImpactStoryFilterSet
@@ -30,7 +31,8 @@ class ImpactStoryListApi(PublicReadMixin, generics.ListAPIView):
         return selectors.impact_story_list()
 
 
-class ImpactStoryDetailApi(PublicReadMixin, generics.RetrieveAPIView):
+@extend_schema(responses={200: ImpactStorySerializer, 301: RENAMED})
+class ImpactStoryDetailApi(PublicReadMixin, RenamedSlugRedirectMixin, generics.RetrieveAPIView):
     serializer_class = ImpactStorySerializer
     lookup_field = "slug"
 

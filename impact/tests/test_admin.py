@@ -7,7 +7,7 @@ from accounts.tests.factories import UserFactory
 from audit.models import AuditLog
 from impact.models import ImpactStory, Location
 
-from .factories import ImpactMetricFactory, LocationFactory
+from .factories import ImpactMetricFactory, ImpactStoryFactory, LocationFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -39,11 +39,28 @@ def test_a_metric_period_that_ends_before_it_starts_is_refused_in_plain_words():
     assert not ImpactStory.all_objects.exists()
 
 
-def test_stories_filter_by_location_and_country():
+def test_stories_filter_by_country_shown_by_name():
+    india = ImpactStoryFactory(title="Weavers of Mysuru", location=LocationFactory(country="IN"))
+    kenya = ImpactStoryFactory(title="Annotators of Nairobi", location=LocationFactory(country="KE"))
     client = Client()
     client.force_login(UserFactory(role=Role.EDITOR))
-    response = client.get(reverse("admin:impact_impactstory_changelist") + "?location__country=IN")
-    assert response.status_code == 200
+    url = reverse("admin:impact_impactstory_changelist")
+    page = client.get(url).content.decode()
+    assert ">India</a>" in page and ">Kenya</a>" in page
+    assert ">IN</a>" not in page
+
+    shown = client.get(url + "?country=KE").context["cl"].result_list
+    assert list(shown) == [kenya]
+    assert india not in client.get(url + "?country=KE").context["cl"].result_list
+
+
+def test_locations_filter_by_country_shown_by_name():
+    LocationFactory(country="IN")
+    client = Client()
+    client.force_login(UserFactory(role=Role.EDITOR))
+    page = client.get(reverse("admin:impact_location_changelist")).content.decode()
+    assert ">India</a>" in page
+    assert ">IN</a>" not in page
 
 
 def test_metrics_show_and_filter_by_aggregation():

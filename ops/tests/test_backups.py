@@ -433,8 +433,8 @@ def test_beat_runs_the_tiers_prune_and_a_weekly_random_verification(content):
 
 
 def test_restoring_a_backup_from_older_code_migrates_it_forward(content):
-    latest = "content.0004_drop_case_study_read_model"
-    call_command("migrate", "content", "0003", verbosity=0)
+    latest = "content.0005_scheduling_seo_search_rich_text"
+    call_command("migrate", "content", "0004", verbosity=0)
     older = backups.backup_create(tier=BackupTier.MANUAL)
     assert latest not in older.manifest["migrations"]
     call_command("migrate", "content", verbosity=0)
