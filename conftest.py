@@ -56,13 +56,17 @@ def _clean_cache():
 
 @pytest.fixture(autouse=True)
 def _private_storage(settings, tmp_path):
-    """Each test writes uploads and backups under its own temporary folder."""
-    for name, folder in (("private", "private"), ("backups", "backups")):
+    """Each test writes uploads, backups and the media library's renditions under its own folder."""
+    for name, folder, url in (
+        ("private", "private", None),
+        ("backups", "backups", None),
+        ("public_media", "media", "/media/"),
+    ):
         settings.STORAGES = {
             **settings.STORAGES,
             name: {
                 **settings.STORAGES[name],
-                "OPTIONS": {"location": str(tmp_path / folder), "base_url": None},
+                "OPTIONS": {"location": str(tmp_path / folder), "base_url": url},
             },
         }
     settings.MEDIA_ROOT = tmp_path / "media"

@@ -1,6 +1,9 @@
 """Pieces every public read view shares."""
 
+from django.conf import settings
+from django.http import Http404
 from django.utils.cache import patch_cache_control
+from django.views.static import serve
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import BrowsableAPIRenderer
 
@@ -30,3 +33,14 @@ class PublicReadMixin:
         else:
             patch_cache_control(response, no_cache=True)
         return response
+
+
+def media_file(request, path):
+    """
+    A public media file (the media library's renditions) answered by the app: the development server
+    and the browser tests only (MEDIA_SERVED_BY_APP). Read from MEDIA_ROOT at each request, so that a
+    test's own folder is the one served.
+    """
+    if not settings.MEDIA_SERVED_BY_APP:
+        raise Http404("Media are served by the web server.")
+    return serve(request, path, document_root=settings.MEDIA_ROOT)

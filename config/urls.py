@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from common.views import media_file
 from ops.views import healthz, readyz
 
 api_v1 = [
@@ -25,6 +26,9 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    # The media library's renditions under the development server and the browser tests; a 404 in
+    # production, where nginx answers /media/ before the app is asked.
+    path("media/<path:path>", media_file, name="media-file"),
 ]
 
 handler400 = "common.exceptions.json_400"

@@ -1,11 +1,87 @@
+from django import forms
 from django.contrib import admin
+from django.db import transaction
+from django.utils.html import format_html, format_html_join
 
 from common.admin import ReadOnlyAdmin
 
-from .admin_base import AuditedAdmin, CompactInline, PublishableAdmin
+from .admin_base import AuditedAdmin, CompactInline, PublishableAdmin, thumbnail
 from .api.serializers import CaseStudySerializer, ServiceSerializer
-from .models import CaseStudy, CaseStudyResult, Industry, Service, ServiceFeature, SlugRedirect
+from .models import CaseStudy, CaseStudyResult, Image, Industry, Service, ServiceFeature, SlugRedirect
 from .selectors import case_study_search
+from .services import image_delete, image_save, image_upload_prepare
+
+
+class ImageForm(forms.ModelForm):
+    upload = forms.FileField(
+        required=False,
+        label="Picture",
+        help_text="PNG or JPEG. It is checked (kind, size, pixels, viruses) before it is kept; the site shows "
+        "copies made from its pixels alone, without the camera's or the place's metadata.",
+    )
+
+    class Meta:
+        model = Image
+        fields = ["upload", "alt_text", "credit", "focal_x", "focal_y"]
+
+    def clean_upload(self):
+        upload = self.cleaned_data.get("upload")
+        if upload is None:
+            if self.instance._state.adding:
+                raise forms.ValidationError("Choose a picture to upload.")
+            return None
+        return image_upload_prepare(upload)
+
+
+@admin.register(Image)
+class ImageAdmin(admin.ModelAdmin):
+    """The media library: pictures with their alt text, checked on upload, shown through renditions."""
+
+    form = ImageForm
+    list_display = ["preview", "alt_text", "credit", "dimensions", "state", "created_at"]
+    list_display_links = ["preview", "alt_text"]
+    list_filter = ["state"]
+    search_fields = ["alt_text", "credit"]
+    readonly_fields = ["large_preview", "dimensions", "state", "error", "rendition_links", "uploaded_by"]
+
+    def get_fields(self, request, obj=None):
+        fields = ["upload", "alt_text", "credit", "focal_x", "focal_y"]
+        return (
+            fields
+            if obj is None
+            else ["large_preview", *fields, "dimensions", "state", "error", "rendition_links"]
+        )
+
+    @admin.display(description="Picture")
+    def preview(self, obj):
+        return thumbnail(obj)
+
+    @admin.display(description="Picture as shown")
+    def large_preview(self, obj):
+        return thumbnail(obj, width=400)
+
+    @admin.display(description="Size")
+    def dimensions(self, obj):
+        return f"{obj.width} × {obj.height} px, {obj.size / 1e6:.1f} MB" if obj.width else "—"
+
+    @admin.display(description="Renditions")
+    def rendition_links(self, obj):
+        storage = Image.public_storage()
+        rows = (
+            (storage.url(r["name"]), r["width"], r["height"], r["format"].upper()) for r in obj.renditions
+        )
+        return format_html_join(format_html("<br>"), '<a href="{}">{} × {} {}</a>', rows) or "—"
+
+    def save_model(self, request, obj, form, change):
+        image_save(image=obj, actor=request.user, prepared=form.cleaned_data.get("upload"))
+
+    def delete_model(self, request, obj):
+        image_delete(image=obj, actor=request.user)
+
+    @transaction.atomic
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            image_delete(image=obj, actor=request.user)
 
 
 class ServiceFeatureInline(CompactInline):
@@ -16,15 +92,21 @@ class ServiceFeatureInline(CompactInline):
 
 @admin.register(Service)
 class ServiceAdmin(PublishableAdmin):
-    list_display = ["name", "slug", "order", "published_at"]
+    list_display = ["name", "icon_preview", "slug", "order", "published_at"]
+    list_select_related = ["icon_image"]
     search_fields = ["name", "slug", "description"]
     prepopulated_fields = {"slug": ["name"]}
+    autocomplete_fields = ["icon_image"]
     fieldsets = [
-        (None, {"fields": ["name", "slug", "description", "icon", "order"]}),
+        (None, {"fields": ["name", "slug", "description", "icon", "icon_image", "order"]}),
         *PublishableAdmin.publishing_fieldsets,
     ]
     inlines = [ServiceFeatureInline]
     preview_serializer = ServiceSerializer
+
+    @admin.display(description="Icon")
+    def icon_preview(self, obj):
+        return thumbnail(obj.icon_image, width=32)
 
 
 @admin.register(Industry)
@@ -42,19 +124,30 @@ class CaseStudyResultInline(CompactInline):
 
 @admin.register(CaseStudy)
 class CaseStudyAdmin(PublishableAdmin):
-    list_display = ["title", "client", "industry", "published_at"]
+    list_display = ["title", "hero", "client", "industry", "published_at"]
     list_filter = ["industry"]
     search_fields = ["title", "client", "challenge", "solution"]
     prepopulated_fields = {"slug": ["title"]}
     filter_horizontal = ["services"]
-    list_select_related = ["industry"]
+    autocomplete_fields = ["hero_image", "gallery"]
+    list_select_related = ["industry", "hero_image"]
     fieldsets = [
         (None, {"fields": ["title", "slug", "client", "industry", "services", "challenge", "solution"]}),
+        ("Pictures", {"fields": ["hero_image", "hero_preview", "gallery"]}),
         *PublishableAdmin.publishing_fieldsets,
     ]
     inlines = [CaseStudyResultInline]
     preview_serializer = CaseStudySerializer
     search_function = staticmethod(case_study_search)
+    readonly_fields = ["hero_preview"]
+
+    @admin.display(description="Picture")
+    def hero(self, obj):
+        return thumbnail(obj.hero_image)
+
+    @admin.display(description="Hero as shown")
+    def hero_preview(self, obj):
+        return thumbnail(obj.hero_image, width=240)
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         if db_field.name == "services":

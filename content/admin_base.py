@@ -27,6 +27,20 @@ from .publishing import (
 )
 
 
+def thumbnail(image, width: int = 64) -> str:
+    """An image of the library as a small picture (its narrowest JPEG rendition), or why there is none."""
+    if image is None:
+        return "—"
+    if image.state != "ready" or not image.renditions:
+        return image.get_state_display()
+    smallest = min((r for r in image.renditions if r["format"] == "jpeg"), key=lambda r: r["width"])
+    height = round(smallest["height"] * width / smallest["width"])
+    url = image.public_storage().url(smallest["name"])
+    return format_html(
+        '<img src="{}" alt="{}" width="{}" height="{}" loading="lazy">', url, image.alt_text, width, height
+    )
+
+
 def _local(moment) -> str:
     """A time as editors read it: in the time zone the admin runs in (settings.EDITOR_TIME_ZONE)."""
     return timezone.localtime(moment).strftime("%d %b %Y %H:%M %Z")

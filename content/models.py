@@ -1,8 +1,73 @@
 import reversion
+from django.conf import settings
+from django.core.files.storage import storages
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from common.models import BaseModel, PublishableModel, publishable_constraints
 from common.richtext import RichTextField
+
+
+class Image(BaseModel):
+    """
+    A picture of the media library. The upload is kept privately, as sent; the site shows renditions
+    made from it in Celery (content.images): re-encoded pixels only, in their own public storage.
+    """
+
+    class State(models.TextChoices):
+        PROCESSING = "processing", "Making renditions"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    # The upload as sent, by its name in the private storage (looked up per use, as uploads do, so that
+    # the storage settings of the moment apply).
+    original = models.CharField(max_length=255, editable=False)
+    alt_text = models.CharField(
+        max_length=250,
+        help_text="What the picture shows, for readers who cannot see it. Required.",
+    )
+    credit = models.CharField(max_length=200, blank=True, help_text="Photographer or source, if owed.")
+    focal_x = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+        help_text="Where the subject is, from the left edge (0) to the right (1): crops keep it in view.",
+    )
+    focal_y = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+        help_text="From the top edge (0) to the bottom (1).",
+    )
+    kind = models.CharField(max_length=8, editable=False)
+    width = models.PositiveIntegerField(editable=False)
+    height = models.PositiveIntegerField(editable=False)
+    size = models.PositiveBigIntegerField(editable=False)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.PROCESSING, editable=False)
+    error = models.CharField(max_length=300, blank=True, editable=False)
+    # [{"name": storage name, "width", "height", "format"}], widest first: filled by the renditions task.
+    renditions = models.JSONField(default=list, blank=True, editable=False)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, editable=False
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(focal_x__isnull=True) & models.Q(focal_y__isnull=True))
+                | (models.Q(focal_x__isnull=False) & models.Q(focal_y__isnull=False)),
+                name="content_image_focal_point_whole",
+                violation_error_message="Give both coordinates of the focal point, or neither.",
+            )
+        ]
+
+    def __str__(self):
+        return self.alt_text
+
+    @staticmethod
+    def public_storage():
+        return storages["public_media"]
 
 
 class ServiceIcon(models.TextChoices):
@@ -32,6 +97,14 @@ class Service(BaseModel, PublishableModel):
         default=ServiceIcon.DATABASE,
         help_text="The picture shown beside the service on the site.",
         error_messages={"invalid_choice": "Choose one of the listed icons: “%(value)s” is not one of them."},
+    )
+    icon_image = models.ForeignKey(
+        Image,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="A picture from the library shown as the icon; the named icon above stands in without one.",
     )
     order = models.PositiveIntegerField(default=0, help_text="Lower numbers are listed first.")
 
@@ -81,6 +154,15 @@ class CaseStudy(BaseModel, PublishableModel):
     solution = RichTextField(help_text="What was done and how. Headings, lists, links, bold and italic.")
     industry = models.ForeignKey(Industry, on_delete=models.PROTECT, related_name="case_studies")
     services = models.ManyToManyField(Service, related_name="case_studies", blank=True)
+    hero_image = models.ForeignKey(
+        Image,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Shown at the top.",
+    )
+    gallery = models.ManyToManyField(Image, blank=True, related_name="case_study_galleries")
 
     class Meta:
         ordering = ["-published_at", "title"]

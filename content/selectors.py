@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from common.models import PublishStatus
 
-from .models import CaseStudy, CaseStudyResult, Industry, Service, ServiceFeature, SlugRedirect
+from .models import CaseStudy, CaseStudyResult, Image, Industry, Service, ServiceFeature, SlugRedirect
 from .search import search
 
 # What a case study is searched by: short fields (weighted first, and matched by trigrams too), then long.
@@ -23,14 +23,36 @@ CASE_STUDY_COLUMNS = (
     "solution",
     "meta_title",
     "meta_description",
+    "hero_image_id",
     "published_at",
 )
 
 
 def service_list() -> QuerySet[Service]:
-    return Service.objects.published().prefetch_related(
-        Prefetch("features", queryset=ServiceFeature.objects.order_by("order", "title"))
+    return (
+        Service.objects.published()
+        .select_related("icon_image")
+        .prefetch_related(Prefetch("features", queryset=ServiceFeature.objects.order_by("order", "title")))
     )
+
+
+def images_of(rows: list[dict], model, hero: str = "hero_image_id") -> tuple[dict, dict]:
+    """
+    The hero images and galleries of `rows` (dicts with an `id` and the hero's id), as {id: Image} and
+    {row id: [Image]}: two queries, whatever the number of rows.
+    """
+    ids = [row["id"] for row in rows]
+    through = model.gallery.through
+    owner = f"{model._meta.model_name}_id"
+    links = list(through.objects.filter(**{f"{owner}__in": ids}).values_list(owner, "image_id"))
+    wanted = {row[hero] for row in rows if row[hero]} | {image_id for _, image_id in links}
+    images = {image.pk: image for image in Image.objects.filter(pk__in=wanted)} if wanted else {}
+    galleries = defaultdict(list)
+    for owner_id, image_id in links:
+        galleries[owner_id].append(images[image_id])
+    for gallery in galleries.values():
+        gallery.sort(key=lambda image: image.created_at)
+    return images, galleries
 
 
 def industry_list() -> QuerySet[Industry]:
@@ -68,7 +90,8 @@ def slug_redirect_target(model, old_slug: str) -> str | None:
 def case_study_relations(rows: list[dict]) -> list[dict]:
     """
     The rows of case_study_list() with what hangs off each: `industry`, `results` and the public
-    `services`, as dicts of the related rows' values. Two queries, whatever the number of rows.
+    `services`, as dicts of the related rows' values, and the `hero_image` and `gallery` as Images. Four
+    queries, whatever the number of rows.
     """
     if not rows:  # past the last page: nothing to ask the database
         return rows
@@ -96,12 +119,15 @@ def case_study_relations(rows: list[dict]) -> list[dict]:
         .values_list("casestudy_id", "service__name", "service__slug", "service__icon")
     ):
         services[case_study_id].append({"name": name, "slug": slug, "icon": icon})
+    images, galleries = images_of(rows, CaseStudy)
     return [
         {
             **row,
             "industry": {"name": row["industry__name"], "slug": row["industry__slug"]},
             "results": results[row["id"]],
             "services": services[row["id"]],
+            "hero_image": images.get(row["hero_image_id"]),
+            "gallery": galleries[row["id"]],
         }
         for row in rows
     ]

@@ -3,6 +3,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Count, Max, OuterRef, Prefetch, QuerySet, Subquery, Sum
 
+from content.models import Image
 from content.search import search
 
 from .models import ImpactMetric, ImpactStory, Location
@@ -21,9 +22,10 @@ def location_list() -> QuerySet[Location]:
 def impact_story_list() -> QuerySet[ImpactStory]:
     return (
         ImpactStory.objects.published()
-        .select_related("location")
+        .select_related("location", "hero_image")
         .prefetch_related(
-            Prefetch("metrics", queryset=ImpactMetric.objects.order_by("period_start", "metric_name"))
+            Prefetch("metrics", queryset=ImpactMetric.objects.order_by("period_start", "metric_name")),
+            Prefetch("gallery", queryset=Image.objects.order_by("created_at")),
         )
     )
 

@@ -274,13 +274,16 @@ class Server:
 NGINX_CONF = ROOT / "deploy" / "nginx" / "indivillage.conf"
 
 
-def render_nginx_conf(*, listen: str, upstream: str, cache_dir: Path, access_log: Path | str) -> str:
+def render_nginx_conf(
+    *, listen: str, upstream: str, cache_dir: Path, access_log: Path | str, media_root: Path | None = None
+) -> str:
     """deploy/nginx/indivillage.conf with its ${NGINX_*} names filled in, as envsubst would."""
     values = {
         "NGINX_LISTEN": listen,
         "NGINX_UPSTREAM": upstream,
         "NGINX_CACHE_DIR": str(cache_dir),
         "NGINX_ACCESS_LOG": str(access_log),
+        "NGINX_MEDIA_ROOT": str(media_root or Path(cache_dir).parent / "media"),
     }
     # safe_substitute leaves nginx's own $variables alone.
     text = string.Template(NGINX_CONF.read_text()).safe_substitute(values)

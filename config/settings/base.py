@@ -289,8 +289,37 @@ STORAGES = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": str(VAR_DIR / "backups"), "base_url": None},
     },
+    # The media library's renditions (content.images): public, served by nginx under MEDIA_URL, never
+    # beside the private files above.
+    "public_media": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(MEDIA_ROOT), "base_url": MEDIA_URL},
+    },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Public media go to S3 when a bucket is named: readable by anyone, no signed URLs (they would expire in
+# cached API pages), under PUBLIC_MEDIA_S3_DOMAIN (a CDN) when set.
+PUBLIC_MEDIA_S3_BUCKET = env.str("PUBLIC_MEDIA_S3_BUCKET", default="")
+if PUBLIC_MEDIA_S3_BUCKET:
+    STORAGES["public_media"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": PUBLIC_MEDIA_S3_BUCKET,
+            "location": env.str("PUBLIC_MEDIA_S3_PREFIX", default="media"),
+            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
+            "custom_domain": env.str("PUBLIC_MEDIA_S3_DOMAIN", default="") or None,
+            "querystring_auth": False,
+            "file_overwrite": False,
+        },
+    }
+# Whether the app itself answers MEDIA_URL (common.views.media_file): in development and the browser
+# tests; in production nginx serves the public media volume and the app never does.
+MEDIA_SERVED_BY_APP = False
+# The media library (content.images): what an upload may be, and the widths of the renditions made.
+IMAGE_MAX_BYTES = env.int("IMAGE_MAX_BYTES", default=25 * 1024 * 1024)
+IMAGE_MAX_PIXELS = env.int("IMAGE_MAX_PIXELS", default=40_000_000)
+IMAGE_RENDITION_WIDTHS = tuple(env.list("IMAGE_RENDITION_WIDTHS", cast=int, default=[400, 1200]))
 # Backups go to S3 when a bucket is named (django-storages; credentials from AWS_ACCESS_KEY_ID and
 # AWS_SECRET_ACCESS_KEY or the instance's role). Private objects, encrypted at rest, never overwritten.
 BACKUP_S3_BUCKET = env.str("BACKUP_S3_BUCKET", default="")
@@ -430,6 +459,10 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     }
 }
+if PUBLIC_MEDIA_S3_BUCKET:
+    # The admin's thumbnails come from the media bucket, or its CDN, when the library lives in S3.
+    _domain = env.str("PUBLIC_MEDIA_S3_DOMAIN", default="") or f"{PUBLIC_MEDIA_S3_BUCKET}.s3.amazonaws.com"
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["img-src"].append(f"https://{_domain}")
 # Browser features the site never uses, denied to it and to anything it might embed.
 PERMISSIONS_POLICY = ", ".join(
     f"{feature}=()"

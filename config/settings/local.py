@@ -3,6 +3,8 @@
 from .base import *  # noqa: F403
 from .base import env
 
+# The media library's renditions from the app itself (nginx serves them in production).
+MEDIA_SERVED_BY_APP = True
 ENVIRONMENT = "local"
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env.str(

@@ -3,6 +3,8 @@
 from .base import *  # noqa: F403
 from .base import CACHES, VAR_DIR, env
 
+# The media library's renditions from the app itself (nginx serves them in production).
+MEDIA_SERVED_BY_APP = True
 ENVIRONMENT = "test"
 DEBUG = False
 SECRET_KEY = "test-secret-key-that-is-long-enough-and-never-used-outside-the-test-suite"
@@ -33,6 +35,10 @@ STORAGES = {
     "backups": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": str(TEST_VAR_DIR / "backups"), "base_url": None},
+    },
+    "public_media": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(MEDIA_ROOT), "base_url": "/media/"},
     },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }

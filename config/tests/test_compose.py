@@ -81,7 +81,12 @@ def test_apps_get_the_database_redis_and_clamav_urls_and_production_settings():
 def test_named_volumes():
     compose = _compose()
     services = compose["services"]
-    assert set(compose["volumes"]) == {"postgres-data", "redis-data", "app-var", "clamav-db"}
+    assert set(compose["volumes"]) == {"postgres-data", "redis-data", "app-var", "public-media", "clamav-db"}
+    # nginx sees the public media, read-only, and nothing else of the app's files.
+    assert [v for v in services["nginx"]["volumes"] if not v.startswith("./")] == [
+        "public-media:/srv/media:ro"
+    ]
+    assert "public-media:/app/var/media" in services["web"]["volumes"]
     assert "postgres-data:/var/lib/postgresql/data" in services["postgres"]["volumes"]
     assert "clamav-db:/var/lib/clamav" in services["clamav"]["volumes"]
 

@@ -1,7 +1,8 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from common.richtext import excerpt
-from content.models import CaseStudy, CaseStudyResult, Industry, Service, ServiceFeature
+from content.models import CaseStudy, CaseStudyResult, Image, Industry, Service, ServiceFeature
 
 EXCERPT_LENGTH = 200
 META_DESCRIPTION_LENGTH = 160
@@ -37,6 +38,66 @@ class SeoFieldsMixin(serializers.Serializer):
         )
 
 
+class RenditionSerializer(serializers.Serializer):
+    url = serializers.CharField(help_text="Where the rendition is served from (a path, or a CDN address).")
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    format = serializers.ChoiceField(choices=["webp", "jpeg"])
+
+
+class FocalPointSerializer(serializers.Serializer):
+    x = serializers.FloatField(help_text="From the left edge (0) to the right (1).")
+    y = serializers.FloatField(help_text="From the top edge (0) to the bottom (1).")
+
+
+class ImageSerializer(serializers.Serializer):
+    """
+    A library image as the site shows it: `url`, `width` and `height` are its widest JPEG rendition;
+    `renditions` every size in WebP and JPEG, widest first. Null while its renditions are being made.
+    """
+
+    id = serializers.UUIDField()
+    url = serializers.CharField()
+    alt_text = serializers.CharField()
+    credit = serializers.CharField()
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    focal_point = FocalPointSerializer(allow_null=True)
+    renditions = RenditionSerializer(many=True)
+
+    def to_representation(self, image: Image):
+        if image is None or image.state != Image.State.READY or not image.renditions:
+            return None
+        storage = Image.public_storage()
+        renditions = [
+            {"url": storage.url(r["name"]), "width": r["width"], "height": r["height"], "format": r["format"]}
+            for r in image.renditions
+        ]
+        main = next(r for r in renditions if r["format"] == "jpeg")
+        focal = {"x": image.focal_x, "y": image.focal_y} if image.focal_x is not None else None
+        return {
+            "id": str(image.id),
+            "url": main["url"],
+            "alt_text": image.alt_text,
+            "credit": image.credit,
+            "width": main["width"],
+            "height": main["height"],
+            "focal_point": focal,
+            "renditions": renditions,
+        }
+
+
+_IMAGE = ImageSerializer()
+
+
+def image_data(image: Image | None) -> dict | None:
+    return _IMAGE.to_representation(image)
+
+
+def gallery_data(images) -> list[dict]:
+    return [data for data in map(image_data, images) if data is not None]
+
+
 class ServiceFeatureSerializer(serializers.ModelSerializer):
     class Meta:
         model = ServiceFeature
@@ -45,6 +106,7 @@ class ServiceFeatureSerializer(serializers.ModelSerializer):
 
 class ServiceSerializer(SeoFieldsMixin, serializers.ModelSerializer):
     features = ServiceFeatureSerializer(many=True, read_only=True)
+    icon_image = ImageSerializer(read_only=True, allow_null=True)
     description_source = "description"
 
     class Meta:
@@ -55,6 +117,7 @@ class ServiceSerializer(SeoFieldsMixin, serializers.ModelSerializer):
             "slug",
             "description",
             "icon",
+            "icon_image",
             "order",
             "published_at",
             "features",
@@ -105,6 +168,8 @@ class CaseStudySerializer(SeoFieldsMixin, serializers.ModelSerializer):
     challenge = serializers.CharField(read_only=True, help_text=RICH_TEXT_HELP)
     solution = serializers.CharField(read_only=True, help_text=RICH_TEXT_HELP)
     excerpt = serializers.SerializerMethodField(help_text="The start of the challenge as plain text.")
+    hero_image = ImageSerializer(read_only=True, allow_null=True)
+    gallery = serializers.SerializerMethodField()
     description_source = "challenge"
 
     class Meta:
@@ -120,6 +185,8 @@ class CaseStudySerializer(SeoFieldsMixin, serializers.ModelSerializer):
             "industry",
             "services",
             "results",
+            "hero_image",
+            "gallery",
             "published_at",
             "meta_title",
             "meta_description",
@@ -127,6 +194,10 @@ class CaseStudySerializer(SeoFieldsMixin, serializers.ModelSerializer):
 
     def get_excerpt(self, obj) -> str:
         return excerpt(obj.challenge, EXCERPT_LENGTH)
+
+    @extend_schema_field(ImageSerializer(many=True))
+    def get_gallery(self, obj) -> list:
+        return gallery_data(obj.gallery.order_by("created_at"))
 
     def to_representation(self, instance):
         if not isinstance(instance, dict):
@@ -142,6 +213,8 @@ class CaseStudySerializer(SeoFieldsMixin, serializers.ModelSerializer):
             "industry": instance["industry"],
             "services": instance["services"],
             "results": instance["results"],
+            "hero_image": image_data(instance["hero_image"]),
+            "gallery": gallery_data(instance["gallery"]),
             "published_at": _DATETIME.to_representation(instance["published_at"]),
             "meta_title": meta_title(instance),
             "meta_description": meta_description(instance, instance["challenge"]),

@@ -112,9 +112,10 @@ def _retail_case_studies(n):
     [
         ("/api/v1/services/", lambda n: ServiceFeatureFactory.create_batch(n), 3),
         ("/api/v1/industries/", lambda n: IndustryFactory.create_batch(n), 2),
-        # The count, the page with its industries, its results, its public services.
-        ("/api/v1/case-studies/?limit=100", lambda n: CaseStudyResultFactory.create_batch(n), 4),
-        ("/api/v1/case-studies/?limit=100&industry=retail", _retail_case_studies, 4),
+        # The count, the page with its industries, its results, its public services, its galleries' links
+        # (and the images, when there are any: content/tests/test_images.py).
+        ("/api/v1/case-studies/?limit=100", lambda n: CaseStudyResultFactory.create_batch(n), 5),
+        ("/api/v1/case-studies/?limit=100&industry=retail", _retail_case_studies, 5),
     ],
 )
 def test_list_query_count_is_constant(api_client, django_assert_num_queries, url, make, queries, rows):

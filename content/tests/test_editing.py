@@ -214,8 +214,8 @@ def test_a_searched_list_costs_the_queries_of_an_unsearched_one(api_client, djan
     for index in range(5):
         CaseStudyFactory(title=f"X-ray study {index}").services.add(ServiceFactory())
     api_client.get("/api/v1/case-studies/?search=warm")  # the cache's schedule, read once
-    # Count, page, results and services: as without `search` (content/tests/test_api.py).
-    with django_assert_num_queries(4):
+    # Count, page, results, services, gallery links: as without `search` (content/tests/test_api.py).
+    with django_assert_num_queries(5):
         assert len(api_client.get("/api/v1/case-studies/?search=xray&limit=100").json()["results"]) == 5
 
 

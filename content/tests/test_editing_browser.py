@@ -4,17 +4,20 @@ text through the editor, scheduling an expiry in their own time zone, search, an
 """
 
 import datetime
+import io
 import time
 import zoneinfo
 
 import pytest
+from PIL import Image as PillowImage
 from playwright.sync_api import expect
 
 from accounts.models import Role
 from accounts.tests.factories import UserFactory
 from common.testing.browser import admin_login, api_json
-from content.models import CaseStudy
+from content.models import CaseStudy, Image
 from content.tests.factories import CaseStudyFactory, IndustryFactory, ServiceFactory
+from content.tests.test_images import jpeg
 from impact.models import ImpactStory
 from impact.tests.factories import ImpactStoryFactory, LocationFactory
 
@@ -53,11 +56,37 @@ def _paste_html(page, name, html):
     )
 
 
-def test_editor_writes_a_case_study_in_rich_text_publishes_it_and_the_api_serves_clean_html(page):
+def _pick(page, field, text):
+    """Chooses a library image in the admin's autocomplete picker by typing part of its alt text."""
+    page.locator(f".field-{field} .select2-selection").click()
+    page.locator(".select2-container--open .select2-search__field").fill(text)
+    option = page.locator(".select2-results__option").filter(has_text=text)
+    option.first.click()
+
+
+def test_editor_adds_a_picture_and_a_rich_text_case_study_and_the_api_serves_both_clean(page, tmp_path):
     industry = IndustryFactory(name="Healthcare", slug="healthcare")
     dialogs = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     admin_login(page, UserFactory(role=Role.EDITOR))
+
+    # A phone photo: camera and comment in its metadata, none of which may reach the site.
+    photo = tmp_path / "IMG_2041.jpg"
+    photo.write_bytes(jpeg(2400, 1600, secret=b"GPS-HOME"))
+    page.goto("/admin/content/image/add/")
+    _fits(page)
+    page.set_input_files("input[name=upload]", str(photo))
+    page.fill("input[name=alt_text]", "A chest X-ray with findings outlined")
+    page.fill("input[name=credit]", "Apollo Diagnostics")
+    with page.expect_navigation():
+        page.click("input[name=_save]")
+    expect(page.locator(".messagelist .success")).to_be_visible()
+    image = Image.objects.get()
+    assert image.state == Image.State.READY
+    thumb = page.locator("#result_list .field-preview img")
+    expect(thumb).to_have_count(1)
+    assert thumb.evaluate("img => img.complete && img.naturalWidth") == 400  # served, and decoded
+    _fits(page)
 
     page.goto("/admin/content/casestudy/add/")
     _fits(page)
@@ -65,6 +94,8 @@ def test_editor_writes_a_case_study_in_rich_text_publishes_it_and_the_api_serves
     expect(page.locator("input[name=slug]")).to_have_value("chest-x-rays-read-at-scale")
     page.fill("input[name=client]", "Apollo Diagnostics")
     page.select_option("select[name=industry]", str(industry.pk))
+    _pick(page, "hero_image", "chest X-ray")
+    expect(page.locator(".field-hero_image .select2-selection__rendered")).to_contain_text("chest X-ray")
 
     challenge = _editor(page, "challenge")
     challenge.click()
@@ -106,6 +137,23 @@ def test_editor_writes_a_case_study_in_rich_text_publishes_it_and_the_api_serves
     assert "<" not in body["excerpt"]
     assert not any(token in body["challenge"] + body["solution"] for token in UNSAFE)
     assert body["results"] == [{"metric": "Accuracy", "value": "98.5%", "description": ""}]
+    hero = body["hero_image"]
+    assert (hero["alt_text"], hero["credit"]) == (
+        "A chest X-ray with findings outlined",
+        "Apollo Diagnostics",
+    )
+    assert (hero["width"], hero["height"]) == (1200, 800)
+    assert [(r["width"], r["format"]) for r in hero["renditions"]] == [
+        (1200, "webp"),
+        (1200, "jpeg"),
+        (400, "webp"),
+        (400, "jpeg"),
+    ]
+    for rendition in hero["renditions"]:
+        served = page.request.get(rendition["url"])
+        assert served.status == 200
+        assert b"GPS-HOME" not in served.body() and b"SecretCam" not in served.body()
+        assert PillowImage.open(io.BytesIO(served.body())).size == (rendition["width"], rendition["height"])
 
     # The editor opens again on what was stored, formatting kept.
     page.goto(f"/admin/content/casestudy/{case_study.pk}/change/")

@@ -1,7 +1,14 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from common.richtext import excerpt
-from content.api.serializers import EXCERPT_LENGTH, RICH_TEXT_HELP, SeoFieldsMixin
+from content.api.serializers import (
+    EXCERPT_LENGTH,
+    RICH_TEXT_HELP,
+    ImageSerializer,
+    SeoFieldsMixin,
+    gallery_data,
+)
 from impact.models import ImpactMetric, ImpactStory, Location
 
 
@@ -25,6 +32,8 @@ class ImpactStorySerializer(SeoFieldsMixin, serializers.ModelSerializer):
     metrics = ImpactMetricSerializer(many=True, read_only=True)
     story = serializers.CharField(read_only=True, help_text=RICH_TEXT_HELP)
     excerpt = serializers.SerializerMethodField(help_text="The start of the story as plain text.")
+    hero_image = ImageSerializer(read_only=True, allow_null=True)
+    gallery = serializers.SerializerMethodField()
     description_source = "story"
 
     class Meta:
@@ -38,6 +47,8 @@ class ImpactStorySerializer(SeoFieldsMixin, serializers.ModelSerializer):
             "beneficiaries",
             "location",
             "metrics",
+            "hero_image",
+            "gallery",
             "published_at",
             "meta_title",
             "meta_description",
@@ -45,6 +56,11 @@ class ImpactStorySerializer(SeoFieldsMixin, serializers.ModelSerializer):
 
     def get_excerpt(self, obj) -> str:
         return excerpt(obj.story, EXCERPT_LENGTH)
+
+    @extend_schema_field(ImageSerializer(many=True))
+    def get_gallery(self, obj) -> list:
+        # The prefetched gallery (impact.selectors), in upload order: no query per story.
+        return gallery_data(obj.gallery.all())
 
 
 class MetricSummaryQuerySerializer(serializers.Serializer):
