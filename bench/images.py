@@ -22,11 +22,13 @@ import io
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+# bench/ is this script's folder, first on sys.path.
+from children import peak_rss_kib, run_child, verdict
 
 ROOT = Path(__file__).resolve().parent.parent
 RATIO_TARGET = 0.5
@@ -44,14 +46,6 @@ def generate(path: Path) -> int:
     exif[0x010F] = "BenchCam"
     photo.save(path, "JPEG", quality=90, exif=exif.tobytes())
     return path.stat().st_size
-
-
-def peak_rss_kib() -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def child(mode: str, path: str) -> None:
@@ -85,20 +79,7 @@ def child(mode: str, path: str) -> None:
 
 
 def measure(mode: str, path: Path) -> dict:
-    done = subprocess.run(
-        [sys.executable, __file__, "--child", mode, str(path)],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=ROOT,
-    )
-    if done.returncode:
-        sys.exit(f"The {mode} child failed:\n{done.stderr}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def verdict(ok: bool) -> str:
-    return "met" if ok else "NOT met"
+    return run_child(__file__, mode, str(path), cwd=ROOT)
 
 
 def main() -> None:

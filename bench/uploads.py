@@ -31,6 +31,9 @@ import tempfile
 import time
 from pathlib import Path
 
+# bench/ is this script's folder, first on sys.path.
+from children import peak_rss_kib, run_child, verdict
+
 ROOT = Path(__file__).resolve().parent.parent
 MB = 1_000_000
 RATIO_TARGET = 0.5
@@ -107,14 +110,6 @@ def generate(path: Path, size: int) -> dict:
     }
 
 
-def peak_rss_kib() -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmHWM in /proc/self/status")
-
-
 def child(mode: str, path: str, root: str = str(ROOT)) -> None:
     """One measurement in this fresh process (the analyser of the code in `root`); prints JSON on stdout."""
     if mode == "analyse":
@@ -158,20 +153,7 @@ def child(mode: str, path: str, root: str = str(ROOT)) -> None:
 
 
 def measure(mode: str, path: Path, root: Path = ROOT) -> dict:
-    done = subprocess.run(
-        [sys.executable, __file__, "--child", mode, str(path), str(root)],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=root,
-    )
-    if done.returncode:
-        sys.exit(f"The {mode} child failed:\n{done.stderr}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def verdict(ok: bool) -> str:
-    return "met" if ok else "NOT met"
+    return run_child(__file__, mode, str(path), str(root), cwd=root)
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ from django.utils.html import format_html, format_html_join
 
 from common.admin import ReadOnlyAdmin
 
-from .admin_base import AuditedAdmin, CompactInline, PublishableAdmin, thumbnail
+from .admin_base import AuditedAdmin, CompactInline, IllustratedAdminMixin, PublishableAdmin, thumbnail
 from .api.serializers import CaseStudySerializer, ServiceSerializer
 from .models import CaseStudy, CaseStudyResult, Image, Industry, Service, ServiceFeature, SlugRedirect
 from .selectors import case_study_search
@@ -123,31 +123,21 @@ class CaseStudyResultInline(CompactInline):
 
 
 @admin.register(CaseStudy)
-class CaseStudyAdmin(PublishableAdmin):
+class CaseStudyAdmin(IllustratedAdminMixin, PublishableAdmin):
     list_display = ["title", "hero", "client", "industry", "published_at"]
     list_filter = ["industry"]
     search_fields = ["title", "client", "challenge", "solution"]
     prepopulated_fields = {"slug": ["title"]}
     filter_horizontal = ["services"]
-    autocomplete_fields = ["hero_image", "gallery"]
     list_select_related = ["industry", "hero_image"]
     fieldsets = [
         (None, {"fields": ["title", "slug", "client", "industry", "services", "challenge", "solution"]}),
-        ("Pictures", {"fields": ["hero_image", "hero_preview", "gallery"]}),
+        IllustratedAdminMixin.pictures_fieldset,
         *PublishableAdmin.publishing_fieldsets,
     ]
     inlines = [CaseStudyResultInline]
     preview_serializer = CaseStudySerializer
     search_function = staticmethod(case_study_search)
-    readonly_fields = ["hero_preview"]
-
-    @admin.display(description="Picture")
-    def hero(self, obj):
-        return thumbnail(obj.hero_image)
-
-    @admin.display(description="Hero as shown")
-    def hero_preview(self, obj):
-        return thumbnail(obj.hero_image, width=240)
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         if db_field.name == "services":

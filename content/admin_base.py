@@ -46,6 +46,24 @@ def _local(moment) -> str:
     return timezone.localtime(moment).strftime("%d %b %Y %H:%M %Z")
 
 
+class IllustratedAdminMixin:
+    """The hero image and gallery of a case study or story: picked by alt text, the hero shown."""
+
+    autocomplete_fields = ["hero_image", "gallery"]
+    pictures_fieldset = ("Pictures", {"fields": ["hero_image", "hero_preview", "gallery"]})
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*super().get_readonly_fields(request, obj), "hero_preview"]
+
+    @admin.display(description="Picture")
+    def hero(self, obj):
+        return thumbnail(obj.hero_image)
+
+    @admin.display(description="Hero as shown")
+    def hero_preview(self, obj):
+        return thumbnail(obj.hero_image, width=240)
+
+
 class AuditedAdmin(admin.ModelAdmin):
     """
     Content rows (industries, locations, and through PublishableAdmin the publishable ones): every save

@@ -70,6 +70,23 @@ class Image(BaseModel):
         return storages["public_media"]
 
 
+class IllustratedModel(models.Model):
+    """A hero image and a gallery from the media library (case studies and impact stories)."""
+
+    hero_image = models.ForeignKey(
+        Image,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Shown at the top.",
+    )
+    gallery = models.ManyToManyField(Image, blank=True, related_name="%(app_label)s_%(class)s_galleries")
+
+    class Meta:
+        abstract = True
+
+
 class ServiceIcon(models.TextChoices):
     DATABASE = "database", "Database (data collection)"
     FILTER = "filter", "Filter (data preparation)"
@@ -144,7 +161,7 @@ class Industry(BaseModel):
 
 # Revisions hold the item with its inline rows (content.revisions).
 @reversion.register(follow=["results"])
-class CaseStudy(BaseModel, PublishableModel):
+class CaseStudy(BaseModel, PublishableModel, IllustratedModel):
     api_detail_url_name = "case-study-detail"
 
     title = models.CharField(max_length=200)
@@ -154,15 +171,6 @@ class CaseStudy(BaseModel, PublishableModel):
     solution = RichTextField(help_text="What was done and how. Headings, lists, links, bold and italic.")
     industry = models.ForeignKey(Industry, on_delete=models.PROTECT, related_name="case_studies")
     services = models.ManyToManyField(Service, related_name="case_studies", blank=True)
-    hero_image = models.ForeignKey(
-        Image,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        help_text="Shown at the top.",
-    )
-    gallery = models.ManyToManyField(Image, blank=True, related_name="case_study_galleries")
 
     class Meta:
         ordering = ["-published_at", "title"]

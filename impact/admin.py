@@ -3,7 +3,7 @@ from django_countries import countries
 from django_countries.filters import CountryFilter
 
 from common.admin import ReadOnlyAdmin
-from content.admin_base import AuditedAdmin, CompactInline, PublishableAdmin, thumbnail
+from content.admin_base import AuditedAdmin, CompactInline, IllustratedAdminMixin, PublishableAdmin
 
 from .api.serializers import ImpactStorySerializer
 from .models import ImpactMetric, ImpactStory, Location
@@ -38,30 +38,20 @@ class ImpactMetricInline(CompactInline):
 
 
 @admin.register(ImpactStory)
-class ImpactStoryAdmin(PublishableAdmin):
+class ImpactStoryAdmin(IllustratedAdminMixin, PublishableAdmin):
     list_display = ["title", "hero", "location", "beneficiaries", "published_at"]
     list_filter = ["location", StoryCountryFilter]
     search_fields = ["title", "story"]
     prepopulated_fields = {"slug": ["title"]}
-    autocomplete_fields = ["hero_image", "gallery"]
     list_select_related = ["location", "hero_image"]
-    readonly_fields = ["hero_preview"]
     fieldsets = [
         (None, {"fields": ["title", "slug", "location", "story", "beneficiaries"]}),
-        ("Pictures", {"fields": ["hero_image", "hero_preview", "gallery"]}),
+        IllustratedAdminMixin.pictures_fieldset,
         *PublishableAdmin.publishing_fieldsets,
     ]
     inlines = [ImpactMetricInline]
     preview_serializer = ImpactStorySerializer
     search_function = staticmethod(impact_story_search)
-
-    @admin.display(description="Picture")
-    def hero(self, obj):
-        return thumbnail(obj.hero_image)
-
-    @admin.display(description="Hero as shown")
-    def hero_preview(self, obj):
-        return thumbnail(obj.hero_image, width=240)
 
 
 @admin.register(ImpactMetric)

@@ -5,7 +5,7 @@ from django_countries.fields import CountryField
 
 from common.models import BaseModel, PublishableModel, publishable_constraints
 from common.richtext import RichTextField
-from content.models import Image
+from content.models import IllustratedModel
 
 
 class Location(BaseModel):
@@ -25,7 +25,7 @@ class Location(BaseModel):
 
 # Revisions hold the item with its inline rows (content.revisions).
 @reversion.register(follow=["metrics"])
-class ImpactStory(BaseModel, PublishableModel):
+class ImpactStory(BaseModel, PublishableModel, IllustratedModel):
     api_detail_url_name = "impact-story-detail"
 
     title = models.CharField(max_length=200)
@@ -33,15 +33,6 @@ class ImpactStory(BaseModel, PublishableModel):
     story = RichTextField(help_text="The story. Headings, lists, links, bold and italic.")
     beneficiaries = models.PositiveIntegerField(default=0, help_text="People whose lives the work touched.")
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="stories")
-    hero_image = models.ForeignKey(
-        Image,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        help_text="Shown at the top.",
-    )
-    gallery = models.ManyToManyField(Image, blank=True, related_name="impact_story_galleries")
 
     class Meta:
         ordering = ["-published_at", "title"]

@@ -229,6 +229,9 @@ def test_a_search_for_xray_finds_the_x_ray_case_study_in_the_api_and_the_admin(p
         "/admin/impact/impactstory/",
         "/admin/impact/location/",
         "/admin/impact/impactmetric/",
+        "/admin/content/image/",
+        "/admin/content/image/add/",
+        "/admin/content/slugredirect/",
     ],
 )
 def test_every_content_form_and_list_fits_1280_px(page, path):

@@ -1,14 +1,6 @@
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from common.richtext import excerpt
-from content.api.serializers import (
-    EXCERPT_LENGTH,
-    RICH_TEXT_HELP,
-    ImageSerializer,
-    SeoFieldsMixin,
-    gallery_data,
-)
+from content.api.serializers import RICH_TEXT_HELP, IllustratedFieldsMixin, SeoFieldsMixin
 from impact.models import ImpactMetric, ImpactStory, Location
 
 
@@ -27,13 +19,11 @@ class ImpactMetricSerializer(serializers.ModelSerializer):
         fields = ["metric_name", "value", "unit", "period_start", "period_end"]
 
 
-class ImpactStorySerializer(SeoFieldsMixin, serializers.ModelSerializer):
+class ImpactStorySerializer(SeoFieldsMixin, IllustratedFieldsMixin, serializers.ModelSerializer):
     location = LocationSerializer(read_only=True)
     metrics = ImpactMetricSerializer(many=True, read_only=True)
     story = serializers.CharField(read_only=True, help_text=RICH_TEXT_HELP)
     excerpt = serializers.SerializerMethodField(help_text="The start of the story as plain text.")
-    hero_image = ImageSerializer(read_only=True, allow_null=True)
-    gallery = serializers.SerializerMethodField()
     description_source = "story"
 
     class Meta:
@@ -53,14 +43,6 @@ class ImpactStorySerializer(SeoFieldsMixin, serializers.ModelSerializer):
             "meta_title",
             "meta_description",
         ]
-
-    def get_excerpt(self, obj) -> str:
-        return excerpt(obj.story, EXCERPT_LENGTH)
-
-    @extend_schema_field(ImageSerializer(many=True))
-    def get_gallery(self, obj) -> list:
-        # The prefetched gallery (impact.selectors), in upload order: no query per story.
-        return gallery_data(obj.gallery.all())
 
 
 class MetricSummaryQuerySerializer(serializers.Serializer):

@@ -30,12 +30,16 @@ def test_a_metric_period_that_ends_before_it_starts_is_refused_in_plain_words():
             "metrics-0-metric_name": "Jobs",
             "metrics-0-value": "5",
             "metrics-0-unit": "people",
+            "metrics-0-aggregation": "sum",
             "metrics-0-period_start": "2025-03-31",
             "metrics-0-period_end": "2024-04-01",
         },
     )
     assert response.status_code == 200
-    assert "The period must end after it starts." in response.content.decode()
+    # On the field that is wrong, in its row of the inline, not atop the form.
+    metric_form = response.context["inline_admin_formsets"][0].formset.forms[0]
+    assert metric_form.errors == {"period_end": ["The period must end after it starts."]}
+    assert metric_form.non_field_errors() == []
     assert not ImpactStory.all_objects.exists()
 
 
