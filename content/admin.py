@@ -92,7 +92,7 @@ class ServiceFeatureInline(CompactInline):
 
 @admin.register(Service)
 class ServiceAdmin(PublishableAdmin):
-    list_display = ["name", "icon_preview", "slug", "order", "published_at"]
+    list_display = ["name", "icon_preview", "slug", "order", "published"]
     list_select_related = ["icon_image"]
     search_fields = ["name", "slug", "description"]
     prepopulated_fields = {"slug": ["name"]}
@@ -124,7 +124,7 @@ class CaseStudyResultInline(CompactInline):
 
 @admin.register(CaseStudy)
 class CaseStudyAdmin(IllustratedAdminMixin, PublishableAdmin):
-    list_display = ["title", "hero", "client", "industry", "published_at"]
+    list_display = ["title", "hero", "client", "industry", "published"]
     list_filter = ["industry"]
     search_fields = ["title", "client", "challenge", "solution"]
     prepopulated_fields = {"slug": ["title"]}

@@ -95,12 +95,12 @@ class CompactInline(admin.TabularInline):
         if isinstance(db_field, models.TextField):
             kwargs["widget"] = forms.Textarea(attrs={"rows": 2, "cols": 30})
         elif isinstance(db_field, (models.IntegerField, models.DecimalField)):
-            kwargs["widget"] = forms.NumberInput(attrs={"style": "width: 6em"})
+            kwargs["widget"] = forms.NumberInput(attrs={"style": "width: 5.5em"})
         elif isinstance(db_field, models.CharField) and db_field.choices:
             # A choice's long label is read in full once the list is open.
             kwargs["widget"] = forms.Select(attrs={"style": "width: 9em"})
         elif isinstance(db_field, models.CharField):
-            kwargs["widget"] = forms.TextInput(attrs={"style": "width: 10em"})
+            kwargs["widget"] = forms.TextInput(attrs={"style": "width: 9em"})
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
@@ -194,8 +194,9 @@ class PublishableAdmin(RevisionsAdminMixin, AuditedAdmin):
         return [StateFilter, *super().get_list_filter(request), TrashFilter]
 
     def get_list_display(self, request):
-        # The state first: it is what an editor scans a list for.
-        return ["state", *super().get_list_display(request), "preview_link"]
+        # The state first: it is what an editor scans a list for. The API preview is on the form only:
+        # as a column it pushed the list past the width of a 1280 px screen.
+        return ["state", *super().get_list_display(request)]
 
     def get_list_display_links(self, request, list_display):
         # The row's name links to its form, not the state column that now comes first.
@@ -208,6 +209,11 @@ class PublishableAdmin(RevisionsAdminMixin, AuditedAdmin):
         if self.search_function is None or not search_term.strip():
             return super().get_search_results(request, queryset, search_term)
         return self.search_function(queryset, search_term), False
+
+    @admin.display(description="Published", ordering="published_at")
+    def published(self, obj):
+        # The day only, in the editors' time zone: Django's "Dec. 4, 2026, 3:18 p.m." took two lines.
+        return timezone.localtime(obj.published_at).strftime("%d %b %Y") if obj.published_at else "—"
 
     @admin.display(description="State")
     def state(self, obj):

@@ -1,5 +1,6 @@
 import reversion
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.storage import storages
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -64,6 +65,13 @@ class Image(BaseModel):
 
     def __str__(self):
         return self.alt_text
+
+    def clean(self):
+        # On the coordinate that is missing, not atop the form; the check constraint backs it up.
+        super().clean()
+        if (self.focal_x is None) != (self.focal_y is None):
+            missing = "focal_y" if self.focal_y is None else "focal_x"
+            raise ValidationError({missing: "Give both coordinates of the focal point, or neither."})
 
     @staticmethod
     def public_storage():

@@ -20,6 +20,7 @@ from uploads.sniffing import sanitize_filename
 from .images import Checked, ImageRefused, image_check, renditions_make
 from .models import CaseStudy, CaseStudyResult, Image, Industry, Service, ServiceFeature
 from .publishing import public_pages_changed
+from .revisions import revision_record
 
 
 @transaction.atomic
@@ -45,6 +46,7 @@ def service_create(
         item.full_clean()
         item.save()
     audit_record(actor=actor, action="content.created", entity=service, changes={"slug": slug})
+    revision_record(instance=service, actor=actor, comment="Created")
     public_pages_changed(service)
     return service
 

@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -54,7 +55,13 @@ def page(request, browser, live_server):
     """A page in a fresh context (no cookies) whose relative URLs go to the live server."""
     if not request.node.get_closest_marker("browser"):
         raise pytest.UsageError(f"{request.node.nodeid} uses `page` but is not marked @pytest.mark.browser")
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    # An editor's browser in the editors' time zone, as in India: the admin's date widgets then show no
+    # "you are 5.5 hours behind server time" note, which only a browser elsewhere should see.
+    context = browser.new_context(
+        base_url=live_server.url,
+        viewport={"width": 1280, "height": 900},
+        timezone_id=settings.EDITOR_TIME_ZONE,
+    )
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     page.live_server_url = live_server.url  # for api_json, which reads as a visitor without cookies

@@ -18,7 +18,7 @@ from audit.models import AuditLog
 from content.images import ImageRefused, image_check, renditions_make
 from content.models import Image
 from content.services import image_delete, image_renditions_make
-from uploads.scanning import EICAR
+from uploads.scanning import EICAR, clamd_ping
 
 from .factories import CaseStudyFactory, ServiceFactory
 
@@ -95,10 +95,33 @@ def test_what_is_not_a_plain_picture_is_refused_with_the_reason(tmp_path, name, 
         image_check(_file(tmp_path, name, data), name)
 
 
-def test_a_picture_carrying_malware_is_refused(tmp_path):
+CLAMD = "tcp://127.0.0.1:3310"
+
+
+@pytest.fixture(params=[pytest.param("clamd", marks=pytest.mark.clamav), "builtin"])
+def engine(request, settings):
+    """The real clamd of bin/clamd-test (a skip without it), and the built-in stand-in of embedded mode."""
+    if request.param == "clamd":
+        if not clamd_ping(CLAMD, timeout=5):
+            pytest.skip("no clamd answers PING on 127.0.0.1:3310: start clamd: bin/clamd-test")
+        settings.CLAMAV_URL = CLAMD
+    else:
+        settings.CLAMAV_URL = ""
+    return request.param
+
+
+def test_a_picture_carrying_malware_is_refused(tmp_path, engine):
     # A valid JPEG with the EICAR test string after its end: the sniffer and Pillow take it, the scan not.
     with pytest.raises(ImageRefused, match="malware"):
         image_check(_file(tmp_path, "a.jpg", jpeg() + EICAR), "a.jpg")
+    assert image_check(_file(tmp_path, "b.jpg", jpeg()), "b.jpg").kind == "jpeg"
+
+
+def test_a_scanner_that_cannot_be_reached_refuses_the_upload_for_now(tmp_path, settings):
+    settings.CLAMAV_URL = "tcp://127.0.0.1:1"  # nothing listens there
+    settings.CLAMAV_TIMEOUT = 2.0
+    with pytest.raises(ImageRefused, match="could not be completed .*try again in a minute"):
+        image_check(_file(tmp_path, "a.jpg", jpeg()), "a.jpg")
 
 
 # --- Renditions ---------------------------------------------------------------------------------------------
@@ -191,9 +214,12 @@ def test_an_upload_is_kept_privately_and_only_renditions_are_public(editor):
         (jpeg() + EICAR, "photo.jpg", {}, "upload", "malware"),
         (jpeg(), "photo.jpg", {"alt_text": ""}, "alt_text", "This field is required."),
         (jpeg(), "photo.jpg", {"focal_x": "1.5", "focal_y": "0.2"}, "focal_x", "less than or equal to 1"),
+        (jpeg(), "photo.jpg", {"focal_x": "0.5"}, "focal_y", "Give both coordinates of the focal point"),
     ],
 )
-def test_a_refused_upload_says_why_on_its_field_and_keeps_nothing(editor, data, name, fields, field, message):
+def test_a_refused_upload_says_why_on_its_field_and_keeps_nothing(
+    editor, engine, data, name, fields, field, message
+):
     response = _upload(editor, data, name, **fields)
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors

@@ -88,10 +88,12 @@ def test_every_admin_save_stores_a_revision_with_its_inline_rows_and_who_made_it
     assert held == {"casestudy": "Shelf audit", "casestudyresult": "Accuracy: 95%"}
 
 
-def test_actions_store_revisions_too():
-    service = ServiceFactory(status=PublishStatus.DRAFT, published_at=None)
+def test_actions_and_the_create_service_store_revisions_too():
+    from content.services import service_create
+
+    service = service_create(name="Labelling", slug="labelling", description="We label.", icon="tag")
     publishable_publish(instance=service, actor=None)
-    assert [v.revision.comment for v in revision_list(service)] == ["Published"]
+    assert [v.revision.comment for v in revision_list(service)] == ["Published", "Created"]
 
 
 def test_compare_shows_each_field_and_the_inline_rows_side_by_side(editor_client):
