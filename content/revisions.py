@@ -86,7 +86,10 @@ def revision_compare(older: Version, newer: Version) -> list[Difference]:
     """Field by field, then each kind of inline row, the two revisions side by side."""
     model = older.content_type.model_class()
     differences = []
-    for field in [*model._meta.concrete_fields, *model._meta.many_to_many]:
+    fields = [*model._meta.concrete_fields, *model._meta.many_to_many]
+    # What an editor writes first, where the item stands (which a revert keeps) last.
+    fields.sort(key=lambda field: field.name in STATE_FIELDS)
+    for field in fields:
         if field.primary_key or field.name in STATE_FIELDS - {"status", "published_at", "expires_at"}:
             continue
         label = str(field.verbose_name).capitalize()

@@ -5,8 +5,10 @@ text through the editor, scheduling an expiry in their own time zone, search, an
 
 import datetime
 import io
+import re
 import time
 import zoneinfo
+from urllib.parse import urlsplit
 
 import pytest
 from PIL import Image as PillowImage
@@ -14,7 +16,7 @@ from playwright.sync_api import expect
 
 from accounts.models import Role
 from accounts.tests.factories import UserFactory
-from common.testing.browser import admin_login, api_json
+from common.testing.browser import SCREENSHOTS, admin_login, api_json
 from content.models import CaseStudy, Image
 from content.tests.factories import CaseStudyFactory, IndustryFactory, ServiceFactory
 from content.tests.test_images import jpeg
@@ -44,6 +46,12 @@ def _fits(page) -> None:
             .map(box => `${box.className || box.tagName}: ${box.scrollWidth} > ${box.clientWidth}`)"""
     )
     assert clipped == [], f"{page.url} scrolls sideways inside: {clipped}"
+    # Every page checked is kept as a picture too, named after its path (with ids as "id").
+    name = re.sub(r"[0-9a-f]{8}-[0-9a-f-]{27}|\b\d+\b", "id", urlsplit(page.url).path).strip("/")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(
+        path=str(SCREENSHOTS / f"page-{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.png"), full_page=True
+    )
 
 
 def _editor(page, name):
@@ -293,6 +301,7 @@ def test_an_editor_compares_two_revisions_and_reverts_to_the_older(page):
     page.go_back()
     page.locator("tr.revision").nth(1).locator("a.revert").click()
     expect(page.locator("h1")).to_contain_text("Revert")
+    _fits(page)
     with page.expect_navigation():
         page.click("input[name=revert]")
     expect(page.locator(".messagelist .success")).to_contain_text("is back to its revision of")
