@@ -23,6 +23,9 @@ print(json.dumps({
     "debug": settings.DEBUG, "crypto_key_set": bool(settings.CRYPTOGRAPHY_KEY),
     "hasher": settings.PASSWORD_HASHERS[0],
     "clamav_url": settings.CLAMAV_URL, "clamav_disabled": settings.CLAMAV_DISABLED,
+    "public_media": settings.STORAGES["public_media"],
+    "img_src": settings.CONTENT_SECURITY_POLICY["DIRECTIVES"]["img-src"],
+    "media_by_app": settings.MEDIA_SERVED_BY_APP,
 }, default=str))
 """
 SECRETS = {
@@ -136,3 +139,25 @@ def test_production_starts_without_a_scanner_only_when_told_so_explicitly():
     assert found["clamav_url"] == "" and found["clamav_disabled"] is True
     found = _probe("config.settings.production", **SECRETS)
     assert found["clamav_url"] == "tcp://clamav:3310" and found["clamav_disabled"] is False
+
+
+def test_public_media_are_a_folder_of_their_own_or_a_public_s3_bucket():
+    local = _probe("config.settings.production", **SECRETS)
+    assert local["public_media"]["OPTIONS"]["location"].endswith("var/media")
+    assert local["public_media"]["OPTIONS"]["location"] != local["private"]  # never beside the uploads
+    assert local["media_by_app"] is False  # nginx serves them in production
+    s3 = _probe(
+        "config.settings.production",
+        **SECRETS,
+        PUBLIC_MEDIA_S3_BUCKET="indivillage-media",
+        PUBLIC_MEDIA_S3_DOMAIN="media.indivillage.com",
+    )
+    assert s3["public_media"]["BACKEND"] == "storages.backends.s3.S3Storage"
+    options = s3["public_media"]["OPTIONS"]
+    assert (options["bucket_name"], options["custom_domain"]) == (
+        "indivillage-media",
+        "media.indivillage.com",
+    )
+    assert options["querystring_auth"] is False  # URLs in cached API pages must not expire
+    assert "https://media.indivillage.com" in s3["img_src"]
+    assert _probe("config.settings.local")["media_by_app"] is True

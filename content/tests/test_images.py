@@ -333,3 +333,44 @@ def test_images_add_a_constant_number_of_queries_to_the_list(
     # Count, page, results, services, the galleries' links and the images: six, for any number of rows.
     with django_assert_num_queries(6):
         assert len(api_client.get("/api/v1/case-studies/?limit=100").json()["results"]) == 6
+
+
+def test_renditions_go_to_a_public_s3_bucket_when_one_is_configured(settings, original, api_client):
+    """S3 cannot run here: moto stands in for it, behind django-storages' real S3Storage."""
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="eu-west-1")
+        s3.create_bucket(
+            Bucket="indivillage-media", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+        )
+        settings.STORAGES = {
+            **settings.STORAGES,
+            "public_media": {
+                "BACKEND": "storages.backends.s3.S3Storage",
+                # As config/settings/base.py sets them for PUBLIC_MEDIA_S3_BUCKET (config/tests/test_settings.py).
+                "OPTIONS": {
+                    "bucket_name": "indivillage-media",
+                    "location": "media",
+                    "region_name": "eu-west-1",
+                    "custom_domain": "media.indivillage.com",
+                    "querystring_auth": False,
+                    "file_overwrite": False,
+                },
+            },
+        }
+        image = Image.objects.create(
+            alt_text="In the bucket", original="library/x.jpg", kind="jpeg", width=1600, height=1000, size=1
+        )
+        image_renditions_make(image_id=image.pk)
+        keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="indivillage-media")["Contents"])
+        assert keys == sorted(
+            f"media/library/{image.pk}/{w}.{f}" for w in (400, 1200) for f in ("webp", "jpeg")
+        )
+        CaseStudyFactory(slug="s3", hero_image=image)
+        hero = api_client.get("/api/v1/case-studies/s3/").json()["hero_image"]
+        assert hero["url"] == f"https://media.indivillage.com/media/library/{image.pk}/1200.jpeg"
+        assert all("?" not in r["url"] for r in hero["renditions"])
+    # Nothing was written to the local media folder.
+    assert not [p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()]
