@@ -240,6 +240,28 @@ def test_the_browsable_api_is_never_stored_by_nginx(nginx, query, headers):
     )
 
 
+def test_nginx_serves_the_public_media_and_nothing_beside_them(nginx, settings, tmp_path):
+    # The fixture's nginx has NGINX_MEDIA_ROOT at tmp_path/media, this test's MEDIA_ROOT (conftest.py).
+    rendition = Path(settings.MEDIA_ROOT) / "library" / "abc" / "400.webp"
+    rendition.parent.mkdir(parents=True)
+    rendition.write_text("pixels")
+    secret = tmp_path / "private" / "library" / "abc.jpg"
+    secret.parent.mkdir(parents=True)
+    secret.write_text("the original with its GPS position")
+
+    served = nginx.get("/media/library/abc/400.webp")
+    assert (served.status_code, served.text) == (200, "pixels")
+    assert served.headers["Cache-Control"] == "public, max-age=2592000"
+    assert served.headers["X-Content-Type-Options"] == "nosniff"
+    assert "X-Cache-Status" not in served.headers  # from the volume, not through the app and its cache
+    # A climb out of /media/ is not served from the volume: nginx hands the raw path to the app (here the
+    # test server, whose own media handler refuses it), and the private original never comes back.
+    for path in ("/media/../private/library/abc.jpg", "/media/%2e%2e/private/library/abc.jpg"):
+        refused = nginx.get(path)
+        assert refused.status_code != 200 and "GPS" not in refused.text, (path, refused.status_code)
+    assert nginx.get("/media/library/abc/1200.webp").status_code == 404
+
+
 def test_nginx_takes_an_upload_as_large_as_the_app_does_and_not_much_larger():
     megabytes = int(re.search(r"client_max_body_size (\d+)m;", NGINX_CONF.read_text()).group(1))
     # The multipart envelope of one file is a few hundred bytes; the app answers its own 413 above that.
