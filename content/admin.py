@@ -1,5 +1,5 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import transaction
 from django.utils.html import format_html, format_html_join
 
@@ -9,7 +9,7 @@ from .admin_base import AuditedAdmin, CompactInline, IllustratedAdminMixin, Publ
 from .api.serializers import CaseStudySerializer, ServiceSerializer
 from .models import CaseStudy, CaseStudyResult, Image, Industry, Service, ServiceFeature, SlugRedirect
 from .selectors import case_study_search
-from .services import image_delete, image_save, image_upload_prepare
+from .services import image_delete, image_renditions_enqueue, image_save, image_upload_prepare
 
 
 class ImageForm(forms.ModelForm):
@@ -43,6 +43,15 @@ class ImageAdmin(admin.ModelAdmin):
     list_filter = ["state"]
     search_fields = ["alt_text", "credit"]
     readonly_fields = ["large_preview", "dimensions", "state", "error", "rendition_links", "uploaded_by"]
+    actions = ["renditions_remake"]
+
+    @admin.action(description="Make the renditions again (a picture stuck or failed)")
+    def renditions_remake(self, request, queryset):
+        queued = sum(image_renditions_enqueue(image.pk) for image in queryset)
+        if queued:
+            self.message_user(request, f"Renditions queued for {queued} picture(s).", messages.SUCCESS)
+        if queued < queryset.count():
+            self.message_user(request, "The task queue cannot be reached; try again shortly.", messages.ERROR)
 
     def get_fields(self, request, obj=None):
         fields = ["upload", "alt_text", "credit", "focal_x", "focal_y"]

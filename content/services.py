@@ -1,3 +1,4 @@
+import logging
 import tempfile
 from dataclasses import dataclass
 from typing import IO
@@ -21,6 +22,8 @@ from .images import Checked, ImageRefused, image_check, renditions_make
 from .models import CaseStudy, CaseStudyResult, Image, Industry, Service, ServiceFeature
 from .publishing import public_pages_changed
 from .revisions import revision_record
+
+logger = logging.getLogger(__name__)
 
 
 @transaction.atomic
@@ -171,15 +174,26 @@ def image_save(*, image: Image, actor, prepared: PreparedUpload | None = None) -
                 changes={"alt_text": image.alt_text, "new_file": stored is not None},
             )
             if stored:
-                transaction.on_commit(
-                    lambda: task_delay("content.tasks.image_renditions_make", str(image.pk))
-                )
+                transaction.on_commit(lambda: image_renditions_enqueue(image.pk))
             public_pages_changed()
     except Exception:
         if stored:  # nothing half-written: the file goes with the row that was not saved
             storages["private"].delete(stored)
         raise
     return image
+
+
+def image_renditions_enqueue(image_id) -> bool:
+    """
+    Queues the renditions task. A broker that is down is logged, not raised: the image is saved either
+    way, shown as "Making renditions", and the library's "Make the renditions again" action queues it.
+    """
+    try:
+        task_delay("content.tasks.image_renditions_make", str(image_id))
+    except Exception as error:  # noqa: BLE001 - the image is stored either way; the log says why
+        logger.warning("Image %s stored but its renditions were not queued: %s", image_id, error)
+        return False
+    return True
 
 
 def image_renditions_make(*, image_id) -> Image | None:

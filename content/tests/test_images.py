@@ -374,3 +374,22 @@ def test_renditions_go_to_a_public_s3_bucket_when_one_is_configured(settings, or
         assert all("?" not in r["url"] for r in hero["renditions"])
     # Nothing was written to the local media folder.
     assert not [p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()]
+
+
+def test_a_broker_that_is_down_keeps_the_upload_and_the_action_queues_it_again(editor, monkeypatch):
+    def down(*args, **kwargs):
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr("content.services.task_delay", down)
+    assert _upload(editor, jpeg()).status_code == 302  # saved, not a 500
+    image = Image.objects.get()
+    assert image.state == Image.State.PROCESSING and _files("public_media") == []
+
+    monkeypatch.undo()
+    url = reverse("admin:content_image_changelist")
+    response = editor.post(
+        url, {"action": "renditions_remake", "_selected_action": [str(image.pk)]}, follow=True
+    )
+    assert "Renditions queued for 1 picture(s)." in response.content.decode()
+    image.refresh_from_db()
+    assert image.state == Image.State.READY and len(_files("public_media")) == 4
