@@ -9,11 +9,12 @@ class AccountsConfig(AppConfig):
 
     def ready(self):
         # Registers the tasks that the services queue by name (common.tasks.task_delay).
-        from . import tasks  # noqa: F401
-
-        # Permissions are created app by app in post_migrate, so the group is synced after each app's
+        # Permissions are created app by app in post_migrate, so the groups are synced after each app's
         # (no sender filter): a new content model gets its permissions without a data migration.
-        from .roles import editors_group_sync
+        from django.contrib.auth.management import create_permissions
+
+        from . import tasks  # noqa: F401
+        from .roles import role_groups_sync
 
         def _sync(sender, apps=global_apps, using="default", **kwargs):
             # `apps` is the schema the migrations left (flush sends none: the project's own), read as
@@ -23,6 +24,9 @@ class AccountsConfig(AppConfig):
                     apps.get_model(label)
             except LookupError:
                 return
-            editors_group_sync(using=using)
+            # This handler runs before auth's for the same app (accounts comes first in INSTALLED_APPS):
+            # the app's permissions are made here first, so that the last app's reach the Admins group.
+            create_permissions(sender, apps=apps, using=using, verbosity=0)
+            role_groups_sync(using=using)
 
-        post_migrate.connect(_sync, dispatch_uid="accounts.editors_group_sync", weak=False)
+        post_migrate.connect(_sync, dispatch_uid="accounts.role_groups_sync", weak=False)

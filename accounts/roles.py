@@ -1,6 +1,9 @@
 """
-The three roles and what each implies: the flags and the Editors group follow the role, which is the
-only thing an admin sets. Below the models (they import Role from here), so it imports none of them.
+The three roles and what each implies: the flags and the role's group follow the role, which is the
+only thing an admin sets. Each role is a group (`user.groups` is the role junction of the seed
+documents): Admins with every permission, Editors with those of content and impact, Users with none (what
+a client may do is their own data, through the API, never the admin). Below the models (they import Role
+from here), so it imports none of them.
 """
 
 from django.contrib.auth.models import Group, Permission
@@ -14,6 +17,7 @@ class Role(models.TextChoices):
 
 
 EDITORS_GROUP = "Editors"
+ROLE_GROUPS = {Role.ADMIN: "Admins", Role.EDITOR: EDITORS_GROUP, Role.USER: "Users"}
 # The apps whose models editors manage: content and impact only.
 EDITOR_APPS = ("content", "impact")
 
@@ -25,23 +29,31 @@ ROLE_FLAGS = {
 }
 
 
+def role_groups_sync(*, using: str = "default") -> dict[str, Group]:
+    """The three role groups, each with its role's permissions; returned by role."""
+    groups = {
+        role: Group.objects.using(using).get_or_create(name=name)[0] for role, name in ROLE_GROUPS.items()
+    }
+    permissions = Permission.objects.using(using)
+    groups[Role.ADMIN].permissions.set(permissions.all())
+    groups[Role.EDITOR].permissions.set(permissions.filter(content_type__app_label__in=EDITOR_APPS))
+    groups[Role.USER].permissions.clear()
+    return groups
+
+
 def editors_group_sync(*, using: str = "default") -> Group:
     """The Editors group holds every permission of the content and impact apps, and nothing else."""
-    group, _ = Group.objects.using(using).get_or_create(name=EDITORS_GROUP)
-    permissions = Permission.objects.using(using).filter(content_type__app_label__in=EDITOR_APPS)
-    group.permissions.set(permissions)
-    return group
+    return role_groups_sync(using=using)[Role.EDITOR]
 
 
 def role_apply(*, user) -> None:
-    """Brings is_staff, is_superuser and Editors membership in line with the user's role."""
+    """Brings is_staff, is_superuser and the role group membership in line with the user's role."""
     flags = ROLE_FLAGS[Role(user.role)]
     if any(getattr(user, name) != value for name, value in flags.items()):
         for name, value in flags.items():
             setattr(user, name, value)
         user.save(update_fields=[*flags, "updated_at"])
-    group = editors_group_sync()
-    if user.role == Role.EDITOR:
-        user.groups.add(group)
-    else:
-        user.groups.remove(group)
+    groups = {role: Group.objects.get_or_create(name=name)[0] for role, name in ROLE_GROUPS.items()}
+    # Only the role groups are touched: a group an admin made by hand stays as it is.
+    user.groups.remove(*[group for role, group in groups.items() if role != user.role])
+    user.groups.add(groups[Role(user.role)])

@@ -4,6 +4,7 @@ from datetime import datetime
 from django.conf import settings
 from django.contrib.auth import authenticate, logout, password_validation
 from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -17,7 +18,7 @@ from common import ratelimit
 from common.crypto import email_blind_index, normalize_email
 
 from .models import Role, User
-from .roles import role_apply
+from .roles import ROLE_GROUPS, role_apply
 from .selectors import user_by_email, user_preferences
 from .verification import MAIL_ALREADY_REGISTERED, email_verification_queue
 
@@ -465,6 +466,10 @@ def users_bulk_create(*, users: list[dict], via: str, batch_size: int = 500) -> 
     ]
     User.objects.bulk_create(rows, batch_size=batch_size)
     if rows:
+        # Their role's group too, as role_apply gives one user: the junction in the same few inserts.
+        group, _ = Group.objects.get_or_create(name=ROLE_GROUPS[Role.USER])
+        links = [User.groups.through(user_id=user.pk, group_id=group.pk) for user in rows]
+        User.groups.through.objects.bulk_create(links, batch_size=batch_size)
         audit_record(
             action="user.bulk_created", entity_type="accounts.user", changes={"rows": len(rows), "via": via}
         )

@@ -38,7 +38,7 @@ def test_role_change_moves_flags_and_group_and_is_audited():
 
     user_role_change(user=user, role=Role.USER, actor=admin)
     user.refresh_from_db()
-    assert not user.is_staff and not user.groups.exists()
+    assert not user.is_staff and list(user.groups.values_list("name", flat=True)) == ["Users"]
 
 
 def test_unchanged_role_writes_no_audit_row():
