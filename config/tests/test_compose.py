@@ -27,7 +27,8 @@ def test_compose_has_its_services_with_the_right_images_and_commands():
     assert "gunicorn config.wsgi:application" in " ".join(services["web"]["command"])
     # Migrations run once, in their own one-shot service, never in each web container as it starts.
     assert "migrate" not in " ".join(services["web"]["command"])
-    assert "manage.py migrate --noinput" in services["migrate"]["command"]
+    # The deploy's migrate step backs a database with data up before it migrates (ops/upgrades.py).
+    assert "manage.py migrate_with_backup --noinput" in services["migrate"]["command"]
     assert services["worker"]["command"][:4] == ["celery", "-A", "config", "worker"]
     assert services["beat"]["command"][:4] == ["celery", "-A", "config", "beat"]
 
