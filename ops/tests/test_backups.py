@@ -436,7 +436,9 @@ def test_beat_runs_the_tiers_prune_and_a_weekly_random_verification(content):
 def test_restoring_a_backup_from_older_code_migrates_it_forward(content):
     # The backup is taken one content migration back (with what depends on it), the restore on the latest.
     latest = MigrationLoader(connection).graph.leaf_nodes("content")[0]
-    previous = next(p for p in MigrationLoader(connection).graph.node_map[latest].parents if p[0] == "content")
+    previous = next(
+        p for p in MigrationLoader(connection).graph.node_map[latest].parents if p[0] == "content"
+    )
     call_command("migrate", "content", previous[1], verbosity=0)
     older = backups.backup_create(tier=BackupTier.MANUAL)
     assert f"content.{latest[1]}" not in older.manifest["migrations"]
