@@ -18,7 +18,7 @@ from audit.models import AuditLog
 from content.images import ImageRefused, image_check, renditions_make
 from content.models import Image
 from content.services import image_delete, image_renditions_make
-from uploads.scanning import EICAR, clamd_ping
+from uploads.scanning import EICAR
 
 from .factories import CaseStudyFactory, ServiceFactory
 
@@ -95,19 +95,7 @@ def test_what_is_not_a_plain_picture_is_refused_with_the_reason(tmp_path, name, 
         image_check(_file(tmp_path, name, data), name)
 
 
-CLAMD = "tcp://127.0.0.1:3310"
-
-
-@pytest.fixture(params=[pytest.param("clamd", marks=pytest.mark.clamav), "builtin"])
-def engine(request, settings):
-    """The real clamd of bin/clamd-test (a skip without it), and the built-in stand-in of embedded mode."""
-    if request.param == "clamd":
-        if not clamd_ping(CLAMD, timeout=5):
-            pytest.skip("no clamd answers PING on 127.0.0.1:3310: start clamd: bin/clamd-test")
-        settings.CLAMAV_URL = CLAMD
-    else:
-        settings.CLAMAV_URL = ""
-    return request.param
+# `engine`, the real clamd and the built-in stand-in in turn: conftest.py.
 
 
 def test_a_picture_carrying_malware_is_refused(tmp_path, engine):

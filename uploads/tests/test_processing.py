@@ -10,24 +10,13 @@ from accounts.tests.factories import UserFactory
 from audit.models import AuditLog
 from uploads import services
 from uploads.models import FileAnalysis, FileUpload
-from uploads.scanning import ScannerUnavailable, clamd_ping
+from uploads.scanning import ScannerUnavailable
 from uploads.tasks import upload_process as upload_process_task
 
 from . import files
 
 pytestmark = pytest.mark.django_db
-CLAMD = "tcp://127.0.0.1:3310"
-
-
-@pytest.fixture(params=[pytest.param("clamd", marks=pytest.mark.clamav), "builtin"])
-def engine(request, settings):
-    if request.param == "clamd":
-        if not clamd_ping(CLAMD, timeout=5):
-            pytest.skip("no clamd answers PING on 127.0.0.1:3310: start clamd: bin/clamd-test")
-        settings.CLAMAV_URL = CLAMD
-    else:
-        settings.CLAMAV_URL = ""
-    return request.param
+# `engine`, the real clamd and the built-in stand-in in turn: conftest.py.
 
 
 @pytest.fixture
