@@ -25,6 +25,7 @@ from .publishing import (
     publishable_trash,
     publishable_unpublish,
 )
+from .revisions import editor_time
 
 
 def thumbnail(image, width: int = 64) -> str:
@@ -39,11 +40,6 @@ def thumbnail(image, width: int = 64) -> str:
     return format_html(
         '<img src="{}" alt="{}" width="{}" height="{}" loading="lazy">', url, image.alt_text, width, height
     )
-
-
-def _local(moment) -> str:
-    """A time as editors read it: in the time zone the admin runs in (settings.EDITOR_TIME_ZONE)."""
-    return timezone.localtime(moment).strftime("%d %b %Y %H:%M %Z")
 
 
 class IllustratedAdminMixin:
@@ -219,11 +215,11 @@ class PublishableAdmin(RevisionsAdminMixin, AuditedAdmin):
     def state(self, obj):
         state = obj.publish_state if obj.pk else "draft"
         if state == "scheduled":
-            return format_html("Scheduled for {}", _local(obj.published_at))
+            return format_html("Scheduled for {}", editor_time(obj.published_at))
         if state == "expired":
-            return format_html("Expired on {}", _local(obj.expires_at))
+            return format_html("Expired on {}", editor_time(obj.expires_at))
         if state == "published" and obj.expires_at:
-            return format_html("Published until {}", _local(obj.expires_at))
+            return format_html("Published until {}", editor_time(obj.expires_at))
         return {"published": "Published", "draft": "Draft", "deleted": "In trash"}[state]
 
     @admin.display(description="Preview")

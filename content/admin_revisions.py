@@ -9,10 +9,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 
 from .publishing import change_comment, content_save, revision_revert
-from .revisions import revision_compare, revision_list, revision_record
+from .revisions import editor_time, revision_compare, revision_list, revision_record
 
 
 class RevisionsAdminMixin:
@@ -111,14 +110,14 @@ class RevisionsAdminMixin:
             except ValidationError as error:
                 self.message_user(request, "Not reverted: " + " ".join(error.messages), messages.ERROR)
             else:
-                message = f"“{obj}” is back to its revision of {_when(version)}."
+                message = f"“{obj}” is back to its revision of {editor_time(version.revision.date_created)}."
                 self.message_user(request, message, messages.SUCCESS)
                 return HttpResponseRedirect(reverse(f"admin:{self._name()}_change", args=[obj.pk]))
         current = versions.first()
         context = self._context(
             request,
             obj,
-            f"Revert “{obj}” to its revision of {_when(version)}?",
+            f"Revert “{obj}” to its revision of {editor_time(version.revision.date_created)}?",
             older=version,
             newer=current,
             differences=revision_compare(version, current) if current else [],
@@ -131,7 +130,3 @@ class RevisionsAdminMixin:
 
     def _history_url(self, obj):
         return reverse(f"admin:{self._name()}_history", args=[obj.pk])
-
-
-def _when(version) -> str:
-    return timezone.localtime(version.revision.date_created).strftime("%d %b %Y %H:%M %Z")

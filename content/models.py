@@ -1,4 +1,3 @@
-import reversion
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.storage import storages
@@ -7,6 +6,8 @@ from django.db import models
 
 from common.models import BaseModel, PublishableModel, publishable_constraints
 from common.richtext import RichTextField
+
+from .revisions import revisioned
 
 
 class Image(BaseModel):
@@ -107,7 +108,7 @@ class ServiceIcon(models.TextChoices):
 
 
 # Revisions hold the item with its inline rows (content.revisions).
-@reversion.register(follow=["features"])
+@revisioned("features")
 class Service(BaseModel, PublishableModel):
     api_detail_url_name = "service-detail"
 
@@ -141,7 +142,7 @@ class Service(BaseModel, PublishableModel):
         return self.name
 
 
-@reversion.register()  # held in its item's revisions
+@revisioned()  # held in its item's revisions
 class ServiceFeature(BaseModel):
     service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="features")
     title = models.CharField(max_length=120)
@@ -168,7 +169,7 @@ class Industry(BaseModel):
 
 
 # Revisions hold the item with its inline rows (content.revisions).
-@reversion.register(follow=["results"])
+@revisioned("results")
 class CaseStudy(BaseModel, PublishableModel, IllustratedModel):
     api_detail_url_name = "case-study-detail"
 
@@ -197,7 +198,7 @@ class CaseStudy(BaseModel, PublishableModel, IllustratedModel):
         return self.title
 
 
-@reversion.register()  # held in its item's revisions
+@revisioned()  # held in its item's revisions
 class CaseStudyResult(BaseModel):
     case_study = models.ForeignKey(CaseStudy, on_delete=models.CASCADE, related_name="results")
     metric = models.CharField(max_length=120)

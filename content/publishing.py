@@ -21,7 +21,7 @@ from common.models import PublishableModel, PublishStatus
 from common.tasks import public_cache_warm
 
 from .models import SlugRedirect
-from .revisions import STATE_FIELDS, revision_record
+from .revisions import STATE_FIELDS, editor_time, revision_record
 
 
 def _audit(action: str, instance: models.Model, actor, **changes) -> None:
@@ -166,10 +166,6 @@ def content_delete(*, instance: models.Model, actor) -> None:
 # --- Reverting ---------------------------------------------------------------------------------------------
 
 
-def _follows(model) -> list[str]:
-    return [name for name in ("features", "results", "metrics") if hasattr(model, name)]
-
-
 @transaction.atomic
 def revision_revert(*, instance: PublishableModel, version: Version, actor) -> PublishableModel:
     """
@@ -193,9 +189,9 @@ def revision_revert(*, instance: PublishableModel, version: Version, actor) -> P
     for field in model._meta.many_to_many:
         if field.attname in data:
             getattr(instance, field.name).set(data[field.attname])
-    for relation in _follows(model):
+    for relation in model.revision_follow:
         _rows_revert(instance, relation, version)
-    when = timezone.localtime(version.revision.date_created).strftime("%d %b %Y %H:%M %Z")
+    when = editor_time(version.revision.date_created)
     _audit("content.reverted", instance, actor, revision=version.revision_id, fields=sorted(changed))
     revision_record(instance=instance, actor=actor, comment=f"Reverted to the revision of {when}")
     public_pages_changed(instance)

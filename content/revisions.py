@@ -27,6 +27,24 @@ from common.richtext import plain_text
 STATE_FIELDS = frozenset({"status", "published_at", "expires_at", "deleted_at", "created_at", "updated_at"})
 
 
+def revisioned(*follow: str):
+    """
+    Registers a model with django-reversion, its revisions holding the inline rows of the relations in
+    `follow`; the model keeps them as `revision_follow`, which a revert restores (content.publishing).
+    """
+
+    def register(model):
+        model.revision_follow = follow
+        return reversion.register(model, follow=follow)
+
+    return register
+
+
+def editor_time(moment) -> str:
+    """A time as editors read it: in the admin's time zone (settings.EDITOR_TIME_ZONE), e.g. 05 Dec 2026 15:26 IST."""
+    return timezone.localtime(moment).strftime("%d %b %Y %H:%M %Z")
+
+
 def revision_record(*, instance: models.Model, actor, comment: str) -> None:
     """Stores the item as it is now, with the rows it follows, as one revision (in the caller's transaction)."""
     if not reversion.is_registered(type(instance)):
@@ -67,7 +85,7 @@ def _shown(field: models.Field, value) -> str:
     if field.choices:
         return str(dict(field.flatchoices).get(value, value))
     if hasattr(value, "tzinfo") and value.tzinfo is not None:
-        return timezone.localtime(value).strftime("%d %b %Y %H:%M %Z")
+        return editor_time(value)
     text = str(value)
     # Rich text compares as what a reader sees; the markup is in the revision itself.
     return plain_text(text) if "<" in text else text

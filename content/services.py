@@ -16,7 +16,6 @@ from audit.services import audit_record
 from common.caching import content_version_bump
 from common.models import PublishStatus
 from common.tasks import task_delay
-from uploads.sniffing import sanitize_filename
 
 from .images import Checked, ImageRefused, image_check, renditions_make
 from .models import CaseStudy, CaseStudyResult, Image, Industry, Service, ServiceFeature
@@ -116,7 +115,6 @@ class PreparedUpload:
     """An image upload spooled to a private temporary file and checked (content.images.image_check)."""
 
     file: IO[bytes]
-    name: str
     checked: Checked
     size: int
 
@@ -140,9 +138,7 @@ def image_upload_prepare(upload) -> PreparedUpload:
     except ImageRefused as error:
         spool.close()
         raise ValidationError(str(error)) from None
-    return PreparedUpload(
-        file=spool, name=sanitize_filename(upload.name or "image"), checked=checked, size=upload.size
-    )
+    return PreparedUpload(file=spool, checked=checked, size=upload.size)
 
 
 def image_save(*, image: Image, actor, prepared: PreparedUpload | None = None) -> Image:

@@ -1,4 +1,3 @@
-import reversion
 from django.core.exceptions import ValidationError
 from django.db import models
 from django_countries.fields import CountryField
@@ -6,6 +5,7 @@ from django_countries.fields import CountryField
 from common.models import BaseModel, PublishableModel, publishable_constraints
 from common.richtext import RichTextField
 from content.models import IllustratedModel
+from content.revisions import revisioned
 
 
 class Location(BaseModel):
@@ -24,7 +24,7 @@ class Location(BaseModel):
 
 
 # Revisions hold the item with its inline rows (content.revisions).
-@reversion.register(follow=["metrics"])
+@revisioned("metrics")
 class ImpactStory(BaseModel, PublishableModel, IllustratedModel):
     api_detail_url_name = "impact-story-detail"
 
@@ -47,7 +47,7 @@ class ImpactStory(BaseModel, PublishableModel, IllustratedModel):
 RATE_UNITS = ("%", "x", "X", "×")
 
 
-@reversion.register()  # held in its item's revisions
+@revisioned()  # held in its item's revisions
 class ImpactMetric(BaseModel):
     class Aggregation(models.TextChoices):
         SUM = "sum", "Sum (counts: people, jobs, money)"

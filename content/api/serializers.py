@@ -31,9 +31,7 @@ class SeoFieldsMixin(serializers.Serializer):
         return excerpt(getattr(obj, self.description_source), EXCERPT_LENGTH)
 
     def get_meta_title(self, obj) -> str:
-        return meta_title(
-            {"meta_title": obj.meta_title, "title": getattr(obj, "title", None), "name": str(obj)}
-        )
+        return obj.meta_title or str(obj)  # a case study's or story's title, a service's name
 
     def get_meta_description(self, obj) -> str:
         return meta_description(
