@@ -70,3 +70,54 @@ class TrigramExtension(BaseTrigramExtension):
 
     def database_backwards(self, app_label, schema_editor, from_state, to_state):
         pass
+
+
+def extension_create_where_permitted(cursor, name: str) -> str:
+    """
+    Creates the extension if it is missing and this role may (a superuser); what happened, in a word:
+    "present", "created" or "not permitted" (bin/setup-postgres creates it for a least-privilege owner).
+    """
+    cursor.execute("SELECT 1 FROM pg_extension WHERE extname = %s", [name])
+    if cursor.fetchone():
+        return "present"
+    cursor.execute(
+        "SELECT rolsuper, EXISTS (SELECT FROM pg_available_extensions WHERE name = %s) "
+        "FROM pg_roles WHERE rolname = current_user",
+        [name],
+    )
+    superuser, available = cursor.fetchone()
+    if not (superuser and available):
+        return "not permitted" if available else "not available"
+    cursor.execute(f'CREATE EXTENSION IF NOT EXISTS "{name}"')
+    return "created"
+
+
+class ExtensionWherePermitted(Operation):
+    """
+    A superuser-only extension (pg_stat_statements), created when the migrating role may: a migration
+    run by the least-privilege owner role must not fail on it. Going back leaves it, like the trigram
+    extension: other databases' tools may use it.
+    """
+
+    reversible = True
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def state_forwards(self, app_label, state):
+        pass
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        connection = schema_editor.connection
+        if connection.vendor == "postgresql" and router.allow_migrate(connection.alias, app_label):
+            with connection.cursor() as cursor:
+                extension_create_where_permitted(cursor, self.name)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        pass
+
+    def describe(self):
+        return f"Create extension {self.name} where permitted (PostgreSQL only)"
+
+    def deconstruct(self):
+        return self.__class__.__qualname__, [self.name], {}

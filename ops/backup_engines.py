@@ -101,6 +101,28 @@ def pg_connect(params: dict, **kwargs):
     return psycopg.connect(**params, **kwargs)
 
 
+# Extensions only a superuser may create, which hold no data: a restore run as the owner role leaves them
+# out (bin/setup-postgres creates them), rather than failing on them.
+SUPERUSER_EXTENSIONS = ("pg_stat_statements",)
+
+
+def pg_restore_list(dump: Path, env: dict) -> Path:
+    """
+    pg_restore's table of contents for `dump`, less the superuser-only extensions, written beside it for
+    --use-list.
+    """
+    listing = run([pg_program("pg_restore"), "--list", str(dump)], env=env, what="pg_restore --list")
+    kept = [
+        line
+        for line in listing.splitlines()
+        if not any(f" EXTENSION - {name} " in line for name in SUPERUSER_EXTENSIONS)
+        and not any(f" EXTENSION {name} " in line for name in SUPERUSER_EXTENSIONS)
+    ]
+    path = dump.with_name(dump.name + ".toc")
+    path.write_text("\n".join(kept) + "\n")
+    return path
+
+
 # How a row is hashed for its table's checksum: hash_record_extended (PostgreSQL 14+) is faster than
 # hashing the row's text form (docs/performance.md), which a table with a column type that has no hash
 # function (json, point) falls back to. The manifest records each table's method, for verification.
@@ -161,10 +183,12 @@ def pg_migrations(cursor) -> list[str]:
     return [f"{app}.{name}" for app, name in cursor.fetchall()]
 
 
-def run(command: list[str], *, env: dict, what: str) -> None:
+def run(command: list[str], *, env: dict, what: str) -> str:
+    """Runs a client program; its output, or BackupError with the end of what it printed on stderr."""
     result = subprocess.run(command, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         raise BackupError(f"{what} failed (exit {result.returncode}): {tail(result.stderr)}")
+    return result.stdout
 
 
 def tail(text: str, lines: int = 8) -> str:

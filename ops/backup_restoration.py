@@ -18,6 +18,7 @@ from django.db.migrations.loader import MigrationLoader
 
 from audit.services import audit_record
 from common.caching import content_version_bump
+from common.operations import extension_create_where_permitted
 from compliance.replay import erasures_replay
 
 from . import backup_engines as engines
@@ -85,6 +86,29 @@ def _close_connections(alias: str) -> None:
         connection.close_pool()
 
 
+# Empties the schema and keeps who may use it: with the least-privilege roles (bin/setup-postgres), the
+# application and read-only roles lose the schema, and so every table, if a new one is not granted to
+# them again. Their table rights come back by the owner's default privileges as the tables are made.
+SCHEMA_REPLACE_SQL = """
+DO $$
+DECLARE
+    grantees text[];
+    grantee text;
+BEGIN
+    SELECT array_agg(DISTINCT acl.grantee::regrole::text) INTO grantees
+    FROM pg_namespace, aclexplode(nspacl) AS acl
+    WHERE nspname = 'public' AND acl.privilege_type = 'USAGE' AND acl.grantee <> 0
+        AND acl.grantee <> nspowner;
+    DROP SCHEMA public CASCADE;
+    CREATE SCHEMA public;
+    FOREACH grantee IN ARRAY coalesce(grantees, '{}') LOOP
+        EXECUTE format('GRANT USAGE ON SCHEMA public TO %s', grantee);
+    END LOOP;
+END
+$$
+"""
+
+
 def _restore_pg(alias: str, dump: Path) -> None:
     """
     Replaces the schema in one transaction: psql -1 runs the DROP, the CREATE and pg_restore's SQL
@@ -93,8 +117,10 @@ def _restore_pg(alias: str, dump: Path) -> None:
     """
     params = engines.pg_params(alias)
     env = engines.pg_env(params)
+    toc = engines.pg_restore_list(dump, env)
     restore = subprocess.Popen(
-        [engines.pg_program("pg_restore"), "--no-owner", "--no-privileges", "--file=-", str(dump)],
+        [engines.pg_program("pg_restore"), "--no-owner", "--no-privileges", f"--use-list={toc}", "--file=-"]
+        + [str(dump)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
@@ -108,8 +134,7 @@ def _restore_pg(alias: str, dump: Path) -> None:
             "--single-transaction",
             "--set=ON_ERROR_STOP=1",
             "--command=SET lock_timeout = '15s'",
-            "--command=DROP SCHEMA public CASCADE",
-            "--command=CREATE SCHEMA public",
+            f"--command={SCHEMA_REPLACE_SQL}",
             "--file=-",
         ],
         stdin=restore.stdout,
@@ -210,6 +235,14 @@ def backup_restore(
 
 def _after_restore(plan: RestorePlan, result: RestoreResult, *, alias: str, say) -> None:
     """Migrates forward, replays the erasures made since the backup, and rebuilds the backup records."""
+    if plan.manifest["engine"] == "postgresql":
+        # Left out of the restore (ops.backup_engines.SUPERUSER_EXTENSIONS) and dropped with the schema.
+        with connections[alias].cursor() as cursor:
+            for name in engines.SUPERUSER_EXTENSIONS:
+                if extension_create_where_permitted(cursor, name) == "not permitted":
+                    say(
+                        f"{name} is not created again: this role may not; run bin/setup-postgres as a superuser."
+                    )
     if plan.missing_migrations:
         say(f"Migrating forward: {len(plan.missing_migrations)} migrations are newer than the backup...")
         call_command("migrate", database=alias, interactive=False, verbosity=0)

@@ -78,6 +78,7 @@ def _scratch_restore_pg(alias: str, dump: Path, methods: dict) -> tuple[str, dic
                 "--no-owner",
                 "--no-privileges",
                 "--no-password",
+                f"--use-list={engines.pg_restore_list(dump, engines.pg_env(target))}",
                 f"--dbname={scratch}",
                 str(dump),
             ],

@@ -24,6 +24,7 @@ from common.exceptions import DATABASE_UNAVAILABLE
 from common.pools import database_pools_discard_broken
 from uploads.scanning import clamd_ping
 
+from . import monitoring
 from .beat import heartbeat_age
 from .routers import REPLICA
 from .selectors import backup_newest_verified
@@ -261,6 +262,31 @@ def check_beat(timeout: float) -> CheckOutcome:
     )
 
 
+def check_disk(timeout: float) -> CheckOutcome:
+    """Free space where the app writes (uploads, backups, media): a warning before writes start failing."""
+    found = monitoring.disk_space()
+    problems = monitoring.disk_space_problems(found)
+    if problems:
+        return CheckOutcome(WARN, "low disk space: " + "; ".join(problems))
+    lowest = min((entry["free_percent"] for entry in found), default=None)
+    return CheckOutcome(OK, "no local storage" if lowest is None else f"lowest free space {lowest} %")
+
+
+def check_wal_archive(timeout: float) -> CheckOutcome:
+    """PostgreSQL's WAL archive (point-in-time recovery): a warning when archiving fails or falls behind."""
+    connection = connections["default"]
+    if connection.vendor != "postgresql":
+        return CheckOutcome(SKIPPED, "WAL archiving is PostgreSQL's")
+    status = monitoring.wal_archive(connection)
+    if not status["archiving"]:
+        return CheckOutcome(SKIPPED, f"archive_mode is {status['mode']}")
+    problem = monitoring.wal_archive_problem(status)
+    if problem:
+        return CheckOutcome(WARN, problem)
+    waiting = status["segments_waiting"]
+    return CheckOutcome(OK, "archiving" + ("" if waiting is None else f", {waiting} segments waiting"))
+
+
 CHECKS: dict[str, Callable[[float], CheckOutcome]] = {
     "database": check_database,
     "cache": check_cache,
@@ -269,6 +295,8 @@ CHECKS: dict[str, Callable[[float], CheckOutcome]] = {
     "clamav": check_clamav,
     "backup": check_backup,
     "beat": check_beat,
+    "disk": check_disk,
+    "wal_archive": check_wal_archive,
 }
 
 

@@ -17,6 +17,8 @@ from django.utils import timezone
 
 from common.pools import database_pool
 
+from . import monitoring
+
 DEFAULT_LIMIT = 10
 
 # SQLSTATE 55000 (object not in prerequisite state): the extension is installed in the database, but
@@ -30,6 +32,9 @@ POSTGRESQL_ONLY = [
     "cache hit ratio",
     "connection pool",
     "slowest statements",
+    "active and long-running queries",
+    "vacuum",
+    "WAL archiving",
 ]
 
 
@@ -153,6 +158,8 @@ def _postgresql(connection, limit: int) -> dict:
         )
         hit, read, stats_reset = cursor.fetchone()
         replication = _replication(cursor)
+        activity = monitoring.activity(cursor, limit)
+        vacuum = monitoring.vacuum(cursor, limit)
 
     longest = [
         s["longest_transaction_seconds"] for s in states if s["longest_transaction_seconds"] is not None
@@ -182,6 +189,10 @@ def _postgresql(connection, limit: int) -> dict:
         "replication": replication,
         "pools": pool_stats(),
         "statements": statements(connection, limit),
+        "activity": activity,
+        "vacuum": vacuum,
+        "wal_archive": monitoring.wal_archive(connection),
+        "disk": monitoring.disk_space(),
     }
 
 
@@ -344,5 +355,6 @@ def _sqlite(connection, limit: int) -> dict:
         "free_pages": freelist,
         "tables": tables,
         "indexes": indexes,
+        "disk": monitoring.disk_space(),
         "postgresql_only": POSTGRESQL_ONLY,
     }

@@ -5,6 +5,9 @@ prints them as text and the admin page renders them as tables, so both always sa
 
 from dataclasses import dataclass, field
 
+from django.conf import settings
+
+from . import monitoring
 from .metrics import human_bytes
 
 
@@ -52,6 +55,37 @@ def _replication(r: dict) -> str:
     return f"a primary; standbys: {standbys}"
 
 
+def _wal_archive(w: dict) -> Fact:
+    if not w["archiving"]:
+        return Fact(
+            "WAL archiving", f"off (archive_mode = {w['mode']})", "wal-archive", {"data-status": "off"}
+        )
+    problem = monitoring.wal_archive_problem(w)
+    last = (
+        "nothing archived yet"
+        if w["last_archived_at"] is None
+        else (
+            f"last {w['last_archived_wal']} at {w['last_archived_at']} ({w['seconds_since_archived']} s ago)"
+        )
+    )
+    waiting = "" if w["segments_waiting"] is None else f"; {w['segments_waiting']} segments waiting"
+    text = f"{'FAILING: ' + problem if w['failing'] else problem or 'working'}; {last}{waiting}"
+    return Fact("WAL archiving", text, "wal-archive", {"data-status": "failing" if problem else "ok"})
+
+
+def _disk(entry: dict) -> Fact:
+    low = (
+        entry["free_percent"] is not None and entry["free_percent"] < settings.READINESS_DISK_MIN_FREE_PERCENT
+    )
+    return Fact(
+        f"Disk free ({entry['what']})",
+        f"{human_bytes(entry['free_bytes'])} of {human_bytes(entry['total_bytes'])} "
+        f"({entry['free_percent']} %) at {entry['path']}" + (" — LOW" if low else ""),
+        "disk",
+        {"data-low": "true" if low else "false"},
+    )
+
+
 def _summary(m: dict) -> Section:
     size = human_bytes(m["size_bytes"])
     if m["vendor"] == "sqlite":
@@ -87,7 +121,9 @@ def _summary(m: dict) -> Section:
                 "replication",
                 {"data-role": m["replication"]["role"]},
             ),
+            _wal_archive(m["wal_archive"]),
         ]
+    facts += [_disk(entry) for entry in m["disk"]]
     title = f"Database {m['database']} (alias {m['alias']}), {m['server_version']}"
     return Section("summary", title, facts=facts)
 
@@ -102,6 +138,16 @@ def _pool_row(alias: str, pool: dict) -> list[str]:
         *(_number(pool[name]) for name in figures),
         _number(pool.get("requests_num", 0)),
     ]
+
+
+def _time(value: str | None) -> str:
+    return "never" if value is None else value[:19].replace("T", " ")
+
+
+def _activity_row(a: dict) -> list[str]:
+    seconds = "-" if a["seconds"] is None else f"{a['seconds']:,.1f}"
+    query = " ".join((a["query"] or "").split())[:100]
+    return [str(a["pid"]), a["user"] or "-", a["state"], a["waiting_on"] or "-", seconds, query]
 
 
 def _postgresql_sections(m: dict) -> list[Section]:
@@ -129,6 +175,38 @@ def _postgresql_sections(m: dict) -> list[Section]:
                     ),
                 ]
                 for s in m["table_scans"]
+            ],
+        ),
+        Section(
+            "activity",
+            "Active queries (longest first)",
+            columns=["pid", "user", "state", "waiting on", "seconds", "query"],
+            right=frozenset({0, 4}),
+            rows=[_activity_row(a) for a in m["activity"]["active"]],
+            empty="none but this one",
+        ),
+        Section(
+            "slow-queries",
+            f"Queries running over {m['activity']['slow_threshold_seconds']:g} s",
+            columns=["pid", "user", "state", "waiting on", "seconds", "query"],
+            right=frozenset({0, 4}),
+            rows=[_activity_row(a) for a in m["activity"]["slow"]],
+            empty="none",
+        ),
+        Section(
+            "vacuum",
+            "Dead rows and vacuum (most dead rows first)",
+            columns=["table", "dead rows", "live rows", "last autovacuum", "last vacuum"],
+            right=frozenset({1, 2}),
+            rows=[
+                [
+                    v["table"],
+                    _number(v["dead_rows"]),
+                    _number(v["live_rows"]),
+                    _time(v["last_autovacuum"]),
+                    _time(v["last_vacuum"]),
+                ]
+                for v in m["vacuum"]
             ],
         ),
         Section(

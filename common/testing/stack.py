@@ -160,8 +160,10 @@ class Cluster:
             log = self.log.read_text()[-2000:] if self.log.exists() else ""
             raise RuntimeError(f"{program} failed: {done.stdout}{done.stderr}\n{log}")
 
-    def start(self) -> None:
+    def start(self, **server_settings: str) -> None:
+        """`server_settings` are more -c settings (values without spaces: the rest go in ALTER SYSTEM)."""
         options = f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off"
+        options += "".join(f" -c {name}={value}" for name, value in server_settings.items())
         self._run(
             "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "60", "start"
         )

@@ -11,6 +11,8 @@ from pathlib import Path
 import environ
 from csp.constants import NONCE
 
+from . import databases
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(environ.Env().str("VAR_DIR", default=str(BASE_DIR / "var")))
 
@@ -108,33 +110,13 @@ TEMPLATES = [
 
 # --- Database ---------------------------------------------------------------------------------------
 
-DATABASE_POOL_MIN_SIZE = env.int("DATABASE_POOL_MIN_SIZE", default=2)
-DATABASE_POOL_MAX_SIZE = env.int("DATABASE_POOL_MAX_SIZE", default=10)
-# Seconds a request waits for a pooled connection. A missing database makes every attempt wait this
-# long, holding a gunicorn thread: kept under READINESS_CHECK_TIMEOUT, so that /readyz reports the
-# outage itself and the threads free up before a probe gives up (docs/health.md).
-DATABASE_POOL_TIMEOUT = env.float("DATABASE_POOL_TIMEOUT", default=1.0)
+# Pooled PostgreSQL: config/settings/databases.py, with the pool's tier per environment (development
+# here; test.py and production.py set theirs).
+DATABASE_POOL_TIER = "development"
 
 
-def database_config(url: str) -> dict:
-    """A DATABASES entry for `url`: PostgreSQL gets Django's native psycopg pool and sslmode from env."""
-    config = env.db_url_config(url)
-    if config["ENGINE"] == "django.db.backends.postgresql":
-        options = config.setdefault("OPTIONS", {})
-        if env.bool("DATABASE_POOL", default=True):
-            # The pool replaces persistent connections: CONN_MAX_AGE must stay 0 with it.
-            options["pool"] = {
-                "min_size": DATABASE_POOL_MIN_SIZE,
-                "max_size": DATABASE_POOL_MAX_SIZE,
-                "timeout": DATABASE_POOL_TIMEOUT,
-            }
-        sslmode = env.str("DATABASE_SSLMODE", default="")
-        if sslmode:
-            options["sslmode"] = sslmode
-        options.setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=3))
-        config["CONN_MAX_AGE"] = 0
-        config["CONN_HEALTH_CHECKS"] = False
-    return config
+def database_config(url: str, tier: str = DATABASE_POOL_TIER) -> dict:
+    return databases.database_config(env, url, tier)
 
 
 DATABASE_URL = env.str("DATABASE_URL", default="")
@@ -612,6 +594,12 @@ READINESS_CHECK_TIMEOUT = env.float("READINESS_CHECK_TIMEOUT", default=1.5)
 READINESS_BACKUP_MAX_AGE = timedelta(hours=env.int("READINESS_BACKUP_MAX_AGE_HOURS", default=48))
 READINESS_BEAT_MAX_AGE = timedelta(seconds=env.int("READINESS_BEAT_MAX_AGE_SECONDS", default=300))
 READINESS_STRICT = env.bool("READINESS_STRICT", default=False)
+# /readyz warns below this share of free disk where the app writes (uploads, backups, media), and when
+# more WAL segments than this wait for the archive (ops/monitoring.py).
+READINESS_DISK_MIN_FREE_PERCENT = env.float("READINESS_DISK_MIN_FREE_PERCENT", default=10.0)
+READINESS_WAL_READY_MAX = env.int("READINESS_WAL_READY_MAX", default=10)
+# db_metrics lists the queries running longer than this as long-running.
+DB_METRICS_SLOW_QUERY_SECONDS = env.float("DB_METRICS_SLOW_QUERY_SECONDS", default=5.0)
 
 # Read replica (ops/routers.py): after a request writes, its user reads from the primary for this long,
 # so that they see their own write whatever the replication lag.

@@ -6,7 +6,7 @@ A real deployment. Refuses to start without its secrets and a database, and pass
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import DATABASES, databases, env
 
 ENVIRONMENT = "production"
 DEBUG = False
@@ -26,6 +26,8 @@ BLIND_INDEX_KEY = _required("BLIND_INDEX_KEY")
 AUDIT_CHAIN_KEY = _required("AUDIT_CHAIN_KEY")
 if not env.str("DATABASE_URL", default=""):
     raise ImproperlyConfigured("DATABASE_URL must be set in the environment for production settings.")
+DATABASE_POOL_TIER = "production"
+databases.pool_tier_apply(env, DATABASES, DATABASE_POOL_TIER)
 
 # Uploads come from outside: without clamd only the built-in EICAR check would scan them. Running so
 # must be a decision (CLAMAV_DISABLED=true, reported by /readyz), never an omission.

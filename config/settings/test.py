@@ -1,7 +1,10 @@
 """The test suite: embedded defaults, or PostgreSQL and Redis when DATABASE_URL and REDIS_URL are set."""
 
 from .base import *  # noqa: F403
-from .base import CACHES, VAR_DIR, env
+from .base import CACHES, DATABASES, VAR_DIR, databases, env
+
+DATABASE_POOL_TIER = "test"
+databases.pool_tier_apply(env, DATABASES, DATABASE_POOL_TIER)
 
 # The media library's renditions from the app itself (nginx serves them in production).
 MEDIA_SERVED_BY_APP = True

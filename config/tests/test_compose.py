@@ -130,3 +130,17 @@ def test_nginx_is_the_entrance_and_gunicorn_is_not_published():
         assert services[name]["environment"]["TRUSTED_PROXIES"] == address, name
     subnet = compose["networks"]["default"]["ipam"]["config"][0]["subnet"]
     assert address.startswith(subnet.rsplit(".", 1)[0] + ".")
+
+
+def test_compose_migrates_as_the_owner_and_serves_as_the_application_role():
+    services = _compose()["services"]
+    postgres = services["postgres"]
+    assert "./bin/setup-postgres:/docker-entrypoint-initdb.d/10-setup-postgres.sh:ro" in postgres["volumes"]
+    assert "shared_preload_libraries=pg_stat_statements" in postgres["command"]
+    env = postgres["environment"]
+    owner, app = env["DB_OWNER"], env["DB_APP"]
+    assert owner != app and env["POSTGRES_USER"] not in (owner, app)
+    assert services["migrate"]["environment"]["DATABASE_URL"].startswith(f"postgres://{owner}:")
+    for name in ("web", "worker", "beat"):
+        assert services[name]["environment"]["DATABASE_URL"].startswith(f"postgres://{app}:"), name
+    assert (ROOT / "bin" / "setup-postgres").stat().st_mode & 0o111

@@ -16,7 +16,10 @@ def test_postgres_connections_come_from_the_native_pool():
         assert cursor.fetchone() == (1,)
     pool = connection.pool
     assert pool is not None
-    assert pool.max_size == settings.DATABASE_POOL_MAX_SIZE
+    configured = settings.DATABASES["default"]["OPTIONS"]["pool"]
+    assert (pool.min_size, pool.max_size) == (configured["min_size"], configured["max_size"])
+    # The test tier (config/settings/databases.py), unless the environment overrides it.
+    assert settings.DATABASE_POOL_TIER == "test"
     assert pool.get_stats()["pool_size"] >= 1
 
 

@@ -16,6 +16,7 @@ django.setup()
 db = settings.DATABASES["default"]
 print(json.dumps({
     "engine": db["ENGINE"], "options": db.get("OPTIONS", {}), "conn_max_age": db.get("CONN_MAX_AGE"),
+    "health_checks": db.get("CONN_HEALTH_CHECKS"),
     "cache": settings.CACHES["default"]["BACKEND"],
     "cache_options": settings.CACHES["default"].get("OPTIONS", {}),
     "eager": settings.CELERY_TASK_ALWAYS_EAGER, "broker": settings.CELERY_BROKER_URL,
@@ -83,13 +84,51 @@ def test_env_switches_to_pooled_postgres_and_redis_failing_open():
         DATABASE_SSLMODE="require",
     )
     assert found["engine"] == "django.db.backends.postgresql"
-    assert found["options"]["pool"] == {"min_size": 3, "max_size": 7, "timeout": 2.5}
+    assert found["options"]["pool"] == {
+        "min_size": 3,
+        "max_size": 7,
+        "timeout": 2.5,
+        "max_lifetime": 1800.0,
+        "max_idle": 300.0,
+    }
+    assert found["health_checks"] is False
     assert found["options"]["sslmode"] == "require"
     assert found["conn_max_age"] == 0
     assert found["cache"] == "django_redis.cache.RedisCache"
     assert found["cache_options"]["IGNORE_EXCEPTIONS"] is True
     assert found["cache_options"]["SOCKET_TIMEOUT"] <= 0.5
     assert found["eager"] is False and found["broker"] == "redis://cache.example:6379/1"
+
+
+@pytest.mark.parametrize(
+    ("module", "tier"),
+    [
+        ("config.settings.local", (5, 15)),
+        ("config.settings.test", (3, 8)),
+        ("config.settings.production", (20, 50)),
+    ],
+)
+def test_each_environment_has_its_pool_tier_and_the_environment_overrides_it(module, tier):
+    pool = _probe(module, **SECRETS)["options"]["pool"]
+    assert (pool["min_size"], pool["max_size"]) == tier
+    assert pool["max_lifetime"] == 1800.0 and pool["max_idle"] == 300.0
+    tuned = _probe(
+        module,
+        **SECRETS,
+        DATABASE_POOL_MIN_SIZE="2",
+        DATABASE_POOL_MAX_SIZE="4",
+        DATABASE_POOL_MAX_LIFETIME="600",
+        DATABASE_POOL_MAX_IDLE="60",
+        DATABASE_POOL_CHECK="true",
+    )
+    assert tuned["options"]["pool"] == {
+        "min_size": 2,
+        "max_size": 4,
+        "timeout": 1.0,
+        "max_lifetime": 600.0,
+        "max_idle": 60.0,
+    }
+    assert tuned["health_checks"] is True
 
 
 def test_production_with_its_secrets_is_not_debug():

@@ -89,7 +89,17 @@ def test_readyz_reports_every_check_and_is_never_cached(settings, tmp_path):
     body = response.json()
     assert body["status"] == "warn"  # warnings show at the top; only a failure is a 503
     checks = body["checks"]
-    assert list(checks) == ["database", "cache", "broker", "storage", "clamav", "backup", "beat"]
+    assert list(checks) == [
+        "database",
+        "cache",
+        "broker",
+        "storage",
+        "clamav",
+        "backup",
+        "beat",
+        "disk",
+        "wal_archive",
+    ]
     assert checks["database"]["status"] == OK
     # Every alias: the test settings carry a second database standing in for the replica.
     assert checks["database"]["detail"] == "SELECT 1 on " + ", ".join(settings.DATABASES)
@@ -101,6 +111,10 @@ def test_readyz_reports_every_check_and_is_never_cached(settings, tmp_path):
     # Nothing verified and no beat in a fresh database: worth a warning, no reason to leave the pool.
     assert checks["backup"] == {**checks["backup"], "status": WARN, "detail": "no verified backup yet"}
     assert checks["beat"] == {**checks["beat"], "status": WARN, "detail": "no heartbeat yet"}
+    assert checks["disk"]["status"] == OK and "lowest free space" in checks["disk"]["detail"]
+    # The test database does not archive WAL (and SQLite has none); the cluster that does:
+    # ops/tests/test_least_privilege.py.
+    assert checks["wal_archive"]["status"] == SKIPPED
     assert all(isinstance(c["latency_ms"], float) for c in checks.values())
     assert "no-store" in response["Cache-Control"] and "max-age=0" in response["Cache-Control"]
     # The storage probe cleaned up after itself.
@@ -610,3 +624,14 @@ def test_readiness_retries_on_a_new_connection_when_its_pooled_one_was_closed():
         WARN, result.checks["backup"].latency_ms, "no verified backup yet"
     )
     assert not stale & _pooled_pids()
+
+
+def test_disk_check_warns_below_the_free_space_limit_and_names_the_folder(settings, tmp_path):
+    settings.READINESS_DISK_MIN_FREE_PERCENT = 0
+    assert health.check_disk(1).status == OK
+    # No disk has more than 100 % free: every folder the app writes to is reported.
+    settings.READINESS_DISK_MIN_FREE_PERCENT = 100.5
+    outcome = health.check_disk(1)
+    assert outcome.status == WARN
+    assert outcome.detail.startswith("low disk space: private (")
+    assert "backups (" in outcome.detail and "(limit 100.5 %)" in outcome.detail
