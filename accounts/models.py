@@ -17,8 +17,13 @@ THEMES = ("light", "dark")
 SESSION_HASH_SALT = "accounts.User.get_session_auth_hash"
 
 
+# The on/off preferences. case_study_digest is opt-in: a mail of newly published case studies
+# (content.digest), sent only to those who turned it on.
+PREFERENCE_FLAGS = ("notifications", "case_study_digest")
+
+
 def default_preferences() -> dict:
-    return {"notifications": True, "theme": "light"}
+    return {"notifications": True, "case_study_digest": False, "theme": "light"}
 
 
 def validate_preferences(value) -> None:
@@ -28,8 +33,9 @@ def validate_preferences(value) -> None:
     unknown = sorted(set(value) - set(default_preferences()))
     if unknown:
         raise ValidationError(f"Unknown preference: {', '.join(unknown)}.", code="unknown")
-    if "notifications" in value and not isinstance(value["notifications"], bool):
-        raise ValidationError("notifications must be true or false.", code="invalid")
+    for flag in PREFERENCE_FLAGS:
+        if flag in value and not isinstance(value[flag], bool):
+            raise ValidationError(f"{flag} must be true or false.", code="invalid")
     if "theme" in value and value["theme"] not in THEMES:
         raise ValidationError(f"theme must be one of: {', '.join(THEMES)}.", code="invalid")
 

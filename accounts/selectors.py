@@ -1,6 +1,9 @@
+from django.db import connection
+from django.db.models import Q
+
 from common.crypto import normalize_email
 
-from .models import THEMES, User, default_preferences
+from .models import PREFERENCE_FLAGS, THEMES, User, default_preferences
 
 
 def user_preferences(*, user: User) -> dict:
@@ -10,8 +13,9 @@ def user_preferences(*, user: User) -> dict:
     """
     stored = user.preferences if isinstance(user.preferences, dict) else {}
     preferences = default_preferences()
-    if isinstance(stored.get("notifications"), bool):
-        preferences["notifications"] = stored["notifications"]
+    for flag in PREFERENCE_FLAGS:
+        if isinstance(stored.get(flag), bool):
+            preferences[flag] = stored[flag]
     if stored.get("theme") in THEMES:
         preferences["theme"] = stored["theme"]
     return preferences
@@ -24,3 +28,23 @@ def user_by_email(*, email: str) -> User | None:
     does not, and a lookup wider than the key is a way around the lockout.
     """
     return User.objects.filter(email=normalize_email(email)).first()
+
+
+def users_with_preference(flag: str, enabled: bool = True, *, users=None):
+    """
+    Users whose on/off preference `flag` is `enabled`, stored or (rows without the key) by default;
+    of `users`, or of the active ones. On PostgreSQL a containment (`preferences @> '{"flag": true}'`),
+    which the GIN jsonb_path_ops index (accounts migration 0008) answers; SQLite cannot do containment
+    and compares the key.
+    """
+    if flag not in PREFERENCE_FLAGS:
+        raise ValueError(f"not an on/off preference: {flag}")
+    users = User.objects.filter(is_active=True) if users is None else users
+    stored = (
+        Q(preferences__contains={flag: enabled})
+        if connection.vendor == "postgresql"
+        else Q(**{f"preferences__{flag}": enabled})
+    )
+    if enabled == default_preferences()[flag]:
+        stored |= ~Q(preferences__has_key=flag)
+    return users.filter(stored)

@@ -1,13 +1,14 @@
 from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
+from django.db.models import Count
 from django.utils.html import format_html, format_html_join
 
 from common.admin import ReadOnlyAdmin
 
 from .admin_base import AuditedAdmin, CompactInline, IllustratedAdminMixin, PublishableAdmin, thumbnail
 from .api.serializers import CaseStudySerializer, ServiceSerializer
-from .models import CaseStudy, CaseStudyResult, Image, Industry, Service, ServiceFeature, SlugRedirect
+from .models import CaseStudy, CaseStudyResult, Digest, Image, Industry, Service, ServiceFeature, SlugRedirect
 from .selectors import case_study_search
 from .services import image_delete, image_renditions_enqueue, image_save, image_upload_prepare
 
@@ -162,3 +163,31 @@ class SlugRedirectAdmin(ReadOnlyAdmin):
     list_display = ["old_slug", "model", "object_id", "created_at"]
     list_filter = ["model"]
     search_fields = ["old_slug"]
+
+
+@admin.register(Digest)
+class DigestAdmin(ReadOnlyAdmin):
+    """The case-study digests sent (content.digest): what each listed and how many it reached."""
+
+    list_display = ["window_end", "window_start", "case_study_count", "delivery_count"]
+    fields = ["window_start", "window_end", "case_studies"]
+    readonly_fields = fields
+    date_hierarchy = "window_end"
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                case_study_total=Count("case_studies", distinct=True),
+                delivery_total=Count("deliveries", distinct=True),
+            )
+        )
+
+    @admin.display(description="Case studies", ordering="case_study_total")
+    def case_study_count(self, obj):
+        return obj.case_study_total
+
+    @admin.display(description="Mails sent", ordering="delivery_total")
+    def delivery_count(self, obj):
+        return obj.delivery_total

@@ -232,3 +232,36 @@ class SlugRedirect(BaseModel):
 
     def __str__(self):
         return f"{self.model}: {self.old_slug}"
+
+
+class Digest(BaseModel):
+    """
+    One mail of newly published case studies (content.digest): the case studies published in
+    (window_start, window_end], fixed when it is made, and sent once to each user who opted in.
+    """
+
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField(unique=True)
+    case_studies = models.ManyToManyField(CaseStudy, related_name="digests", blank=True)
+
+    class Meta:
+        ordering = ["-window_end"]
+
+    def __str__(self):
+        return f"Case-study digest to {self.window_end:%Y-%m-%d %H:%M}"
+
+
+class DigestDelivery(BaseModel):
+    """A digest sent to a user: the unique pair is what keeps it to one mail, however often the job runs."""
+
+    digest = models.ForeignKey(Digest, on_delete=models.CASCADE, related_name="deliveries")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["digest", "user"], name="content_digest_once_per_user")
+        ]
+        verbose_name_plural = "digest deliveries"
+
+    def __str__(self):
+        return f"{self.digest} to user {self.user_id}"

@@ -26,6 +26,13 @@ SCHEDULE = [
         crontab={"minute": "30", "hour": "2"},
     ),
     Job(
+        "send the case-study digest",
+        "content.tasks.case_study_digest_send",
+        "Mails the case studies published since the last digest to the users who turned the digest on "
+        "(at 09:00 in India); a second run the same day sends only to those the first did not reach.",
+        crontab={"minute": "30", "hour": "3"},
+    ),
+    Job(
         "verify the audit chain",
         "audit.tasks.audit_chain_verify",
         "Recomputes the audit log's hash chain; logs an error naming the first tampered row.",

@@ -110,6 +110,10 @@ class EmailVerifyInputSerializer(StrictInputSerializer):
     token = serializers.CharField(max_length=512, help_text="The token from the verification mail's link.")
 
 
+class UnsubscribeInputSerializer(StrictInputSerializer):
+    token = serializers.CharField(max_length=512, help_text="The token of the mail's unsubscribe link.")
+
+
 class LoginInputSerializer(StrictInputSerializer):
     email = serializers.EmailField(max_length=254)
     password = password_field()
@@ -117,6 +121,9 @@ class LoginInputSerializer(StrictInputSerializer):
 
 class PreferencesInputSerializer(StrictInputSerializer):
     notifications = StrictBooleanField(required=False)
+    case_study_digest = StrictBooleanField(
+        required=False, help_text="A mail of newly published case studies, at most one a day. Off by default."
+    )
     theme = serializers.ChoiceField(choices=THEMES, required=False)
 
 
@@ -139,6 +146,7 @@ class UserUpdateInputSerializer(StrictInputSerializer):
 
 class PreferencesOutputSerializer(serializers.Serializer):
     notifications = serializers.BooleanField()
+    case_study_digest = serializers.BooleanField()
     theme = serializers.ChoiceField(choices=THEMES)
 
 

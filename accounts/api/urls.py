@@ -5,6 +5,7 @@ from .views import (
     LogoutAllApi,
     LogoutApi,
     RegisterApi,
+    UnsubscribeApi,
     VerifyEmailApi,
     VerifyEmailResendApi,
 )
@@ -16,4 +17,5 @@ urlpatterns = [
     path("auth/login/", LoginApi.as_view(), name="auth-login"),
     path("auth/logout/", LogoutApi.as_view(), name="auth-logout"),
     path("auth/logout-all/", LogoutAllApi.as_view(), name="auth-logout-all"),
+    path("auth/unsubscribe/", UnsubscribeApi.as_view(), name="auth-unsubscribe"),
 ]

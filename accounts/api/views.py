@@ -1,11 +1,13 @@
 from django.contrib.auth import logout
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.exceptions import AuthenticationFailed, Throttled
+from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.preferences import unsubscribe
 from accounts.services import (
     InvalidCredentials,
     LoginLocked,
@@ -27,6 +29,7 @@ from .serializers import (
     EmailVerifyInputSerializer,
     LoginInputSerializer,
     RegisterInputSerializer,
+    UnsubscribeInputSerializer,
     UserOutputSerializer,
     UserUpdateInputSerializer,
 )
@@ -224,3 +227,37 @@ class MeApi(APIView):
         serializer.is_valid(raise_exception=True)
         user = user_update(user=request.user, actor=request.user, **serializer.validated_data)
         return Response(UserOutputSerializer(user).data)
+
+
+class UnsubscribeApi(APIView):
+    """
+    The link of a mail's List-Unsubscribe header (RFC 8058: the mail client POSTs
+    `List-Unsubscribe=One-Click` to it) and of the public site's unsubscribe page (JSON `token`). No
+    log-in: the signed token is the proof, and a session cookie would only add a CSRF check that a mail
+    client cannot pass.
+    """
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    parser_classes = [JSONParser, FormParser]
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="auth_unsubscribe",
+        summary="Stop a mail (the case-study digest) with the token of its unsubscribe link",
+        description=(
+            "The token comes in the query string (`?token=`, as the mail's List-Unsubscribe header has "
+            "it) or in the body. 200 once the preference is off, and again for the same link. 400 for a "
+            "token that is not valid or whose account is gone."
+        ),
+        request=UnsubscribeInputSerializer,
+        responses={200: DetailOutputSerializer},
+    )
+    def post(self, request):
+        token = request.query_params.get("token") or request.data.get("token")
+        if not isinstance(token, str) or not token or len(token) > 512:
+            raise serializers.ValidationError({"token": ["This field is required."]})
+        _, flag = unsubscribe(token=token)
+        return Response(
+            {"detail": f"Done: {flag.replace('_', ' ')} is off. Turn it on again in your account."}
+        )

@@ -108,7 +108,7 @@ def test_register_creates_a_plain_unverified_user_mails_a_link_and_issues_no_tok
         "country": "IN",
         "role": "user",
         "email_verified": False,
-        "preferences": {"notifications": True, "theme": "light"},
+        "preferences": {"notifications": True, "case_study_digest": False, "theme": "light"},
         "created_at": me["created_at"],
     }
 
@@ -529,7 +529,7 @@ def test_me_returns_the_own_profile_in_a_fixed_number_of_queries(member, django_
         "country": "IN",
         "role": "user",
         "email_verified": False,
-        "preferences": {"notifications": True, "theme": "light"},
+        "preferences": {"notifications": True, "case_study_digest": False, "theme": "light"},
         "created_at": member.user.created_at.isoformat().replace("+00:00", "Z"),
     }
 
@@ -542,7 +542,11 @@ def test_me_needs_authentication(api_client):
 def test_me_shows_valid_preferences_only(member):
     User.objects.filter(pk=member.user.pk).update(preferences={"theme": "neon", "legacy": 1})
 
-    assert member.client.get(ME).json()["preferences"] == {"notifications": True, "theme": "light"}
+    assert member.client.get(ME).json()["preferences"] == {
+        "notifications": True,
+        "case_study_digest": False,
+        "theme": "light",
+    }
 
 
 def test_me_patch_updates_the_profile_and_audits_field_names_only(member):
@@ -562,10 +566,14 @@ def test_me_patch_updates_the_profile_and_audits_field_names_only(member):
     body = response.json()
     assert body["name"] == "Priya Natarajan" and body["phone"] == "+91 99000 11111"
     assert body["country"] == "GB"
-    assert body["preferences"] == {"notifications": True, "theme": "dark"}  # merged, not replaced
+    assert body["preferences"] == {
+        "notifications": True,
+        "case_study_digest": False,
+        "theme": "dark",
+    }  # merged, not replaced
     user = User.objects.get(pk=member.user.pk)
     assert (user.name, user.phone, str(user.country)) == ("Priya Natarajan", "+91 99000 11111", "GB")
-    assert user.preferences == {"notifications": True, "theme": "dark"}
+    assert user.preferences == {"notifications": True, "case_study_digest": False, "theme": "dark"}
     audit = AuditLog.objects.get(action="user.updated")
     assert audit.actor_id == user.pk and audit.entity_id == str(user.pk)
     assert audit.changes == {"fields": ["country", "name", "phone", "preferences"]}
@@ -573,7 +581,11 @@ def test_me_patch_updates_the_profile_and_audits_field_names_only(member):
     assert "Natarajan" not in text and "99000" not in text and "dark" not in text and "GB" not in text
 
     response = member.client.patch(ME, {"preferences": {"notifications": False}}, format="json")
-    assert response.json()["preferences"] == {"notifications": False, "theme": "dark"}
+    assert response.json()["preferences"] == {
+        "notifications": False,
+        "case_study_digest": False,
+        "theme": "dark",
+    }
 
 
 def test_me_patch_with_nothing_changed_writes_nothing(member):
@@ -631,7 +643,11 @@ def test_me_patch_validates_preferences(member, preferences, field):
 
     error = assert_error(response, 400, "validation_error", fields=[field])
     assert set(error["fields"]) == {field}
-    assert User.objects.get(pk=member.user.pk).preferences == {"notifications": True, "theme": "light"}
+    assert User.objects.get(pk=member.user.pk).preferences == {
+        "notifications": True,
+        "case_study_digest": False,
+        "theme": "light",
+    }
 
 
 @pytest.mark.parametrize(

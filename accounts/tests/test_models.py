@@ -56,7 +56,7 @@ def test_new_user_has_time_ordered_uuid7_id_and_default_preferences():
     first, second = UserFactory(), UserFactory()
     assert first.pk.version == 7 and second.pk.version == 7
     assert first.pk < second.pk
-    assert first.preferences == {"notifications": True, "theme": "light"}
+    assert first.preferences == {"notifications": True, "case_study_digest": False, "theme": "light"}
     assert first.created_at is not None and first.updated_at is not None
 
 

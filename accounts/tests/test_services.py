@@ -107,7 +107,11 @@ def test_user_update_model_validation_refuses_bad_preferences():
     with pytest.raises(ValidationError) as error:
         user_update(user=user, actor=user, preferences={"theme": "neon"})
     assert "preferences" in error.value.message_dict
-    assert User.objects.get(pk=user.pk).preferences == {"notifications": True, "theme": "light"}
+    assert User.objects.get(pk=user.pk).preferences == {
+        "notifications": True,
+        "case_study_digest": False,
+        "theme": "light",
+    }
 
 
 def test_register_turns_a_lost_race_on_the_address_into_the_known_address_answer(

@@ -51,7 +51,11 @@ def test_a_body_that_does_not_parse_is_a_400(api_client, method, url, body):
     assert error["code"] == "bad_request"
     assert error["message"].startswith("JSON parse error")
     user.refresh_from_db()
-    assert user.is_active and user.preferences == {"notifications": True, "theme": "light"}
+    assert user.is_active and user.preferences == {
+        "notifications": True,
+        "case_study_digest": False,
+        "theme": "light",
+    }
 
 
 @pytest.mark.parametrize(("method", "url"), [e for e in ENDPOINTS if e[1] == "/api/v1/me/"])

@@ -542,6 +542,17 @@ EMAIL_VERIFICATION_URL = env.str(
     "EMAIL_VERIFICATION_URL", default="https://indivillage.com/verify-email?token={token}"
 )
 EMAIL_VERIFICATION_MAX_AGE = env.int("EMAIL_VERIFICATION_MAX_AGE", default=3 * 24 * 3600)  # seconds
+# The case-study digest (content.digest): links in the mail, and how often a new digest is made (a run
+# sooner than DIGEST_MIN_INTERVAL after the last resumes it); the first covers DIGEST_FIRST_WINDOW.
+CASE_STUDY_URL = env.str("CASE_STUDY_URL", default="https://indivillage.com/case-studies/{slug}")
+UNSUBSCRIBE_PAGE_URL = env.str(
+    "UNSUBSCRIBE_PAGE_URL", default="https://indivillage.com/unsubscribe?token={token}"
+)
+UNSUBSCRIBE_API_URL = env.str(
+    "UNSUBSCRIBE_API_URL", default="https://indivillage.com/api/v1/auth/unsubscribe/?token={token}"
+)
+DIGEST_MIN_INTERVAL = timedelta(hours=env.int("DIGEST_MIN_INTERVAL_HOURS", default=20))
+DIGEST_FIRST_WINDOW = timedelta(days=env.int("DIGEST_FIRST_WINDOW_DAYS", default=7))
 EMAIL_VERIFICATION_RESEND_MAX = env.int("EMAIL_VERIFICATION_RESEND_MAX", default=3)
 EMAIL_VERIFICATION_RESEND_WINDOW = env.int("EMAIL_VERIFICATION_RESEND_WINDOW", default=3600)  # seconds
 

@@ -103,6 +103,15 @@ MATRIX = {
         lambda ctx: {"email": ctx["login_user"].email, "password": PASSWORD},
         _everyone(200),
     ),
+    ("POST", "/api/v1/auth/unsubscribe/"): (
+        # The token is the proof: whoever holds the link, signed in as anyone or not.
+        lambda ctx: {
+            "token": __import__("accounts.preferences").preferences.unsubscribe_token(
+                user=ctx["login_user"], flag="case_study_digest"
+            )
+        },
+        _everyone(200),
+    ),
     ("POST", "/api/v1/auth/logout/"): (lambda ctx: {}, {**_signed_in(204)}),
     ("POST", "/api/v1/auth/logout-all/"): (lambda ctx: {}, _signed_in(204)),
     ("GET", "/api/v1/me/"): (None, _signed_in(200)),
