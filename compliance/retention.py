@@ -34,6 +34,7 @@ from submissions.models import FormSubmission
 from uploads.models import FileUpload
 from uploads.services import upload_delete
 
+from .archive import archive_delete, archives_expired, submissions_archive
 from .gdpr import users_anonymize
 
 LOCK_NAME = "apply_retention"
@@ -58,6 +59,8 @@ class PolicyResult:
     done: int = 0
     held: int = 0
     batches: int = 0
+    # The archive files written before deleting (compliance.archive), by name.
+    archives: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -72,7 +75,12 @@ POLICIES = {
         "users_inactive", "users who have not logged in for the period", "anonymised", batch_size=200
     ),
     "uploads": Policy("uploads", "uploaded files older than the period", "deleted with their files", 200),
-    "submissions": Policy("submissions", "form submissions older than the period", "deleted", 1000),
+    "submissions": Policy(
+        "submissions", "form submissions older than the period", "archived (encrypted), then deleted", 1000
+    ),
+    "submission_archives": Policy(
+        "submission_archives", "archives of purged submissions older than the legal period", "deleted", 100
+    ),
     "audit": Policy("audit", "audit log rows older than the period", "purged", 10_000),
     "soft_deleted": Policy("soft_deleted", "content in the trash for longer than the period", "purged", 500),
     "revisions": Policy(
@@ -182,8 +190,23 @@ def _run_submissions(result, *, dry_run, batch_size, on_batch):
             ids = list(todo.values_list("pk", flat=True)[:batch_size])
             if not ids:
                 return
+            batch = FormSubmission.objects.filter(pk__in=ids).prefetch_related("services")
+            # Written first: if the storage refuses, the exception leaves every row in place.
+            result.archives.append(submissions_archive(list(batch)))
             FormSubmission.objects.filter(pk__in=ids).delete()
         _batch_done(result, len(ids), on_batch)
+
+
+def _run_submission_archives(result, *, dry_run, batch_size, on_batch):
+    expired = archives_expired(result.cutoff)
+    result.matched = len(expired)
+    if dry_run:
+        return
+    for start in range(0, len(expired), batch_size):
+        batch = expired[start : start + batch_size]
+        for archive in batch:
+            archive_delete(archive)
+        _batch_done(result, len(batch), on_batch)
 
 
 def _run_audit(result, *, dry_run, batch_size, on_batch):
@@ -248,6 +271,7 @@ _RUNNERS: dict[str, Callable] = {
     "users_inactive": _run_users,
     "uploads": _run_uploads,
     "submissions": _run_submissions,
+    "submission_archives": _run_submission_archives,
     "audit": _run_audit,
     "soft_deleted": _run_soft_deleted,
     "revisions": _run_revisions,
@@ -314,6 +338,7 @@ def retention_apply(
                         "done": r.done,
                         "held": r.held,
                         "cutoff": r.cutoff.isoformat(),
+                        **({"archives": r.archives} if r.archives else {}),
                     }
                     for r in run.results
                 },

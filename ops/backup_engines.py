@@ -22,7 +22,9 @@ from django.core.files.storage import storages
 from django.db import connections
 from django.utils import timezone
 
-from . import backup_files, erasure_boundary
+from common import filecrypt as backup_files
+
+from . import erasure_boundary
 
 logger = logging.getLogger(__name__)
 

@@ -24,9 +24,10 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from audit.services import audit_record
+from common import filecrypt as backup_files
 
 from . import backup_engines as engines
-from . import backup_files, backup_verdicts, erasure_boundary
+from . import backup_verdicts, erasure_boundary
 from .backup_engines import BackupError, BackupSetupError  # noqa: F401 - the errors of every backup step
 from .models import BackupRecord, BackupTier, VerifyStatus
 from .selectors import backup_newest_verified

@@ -127,6 +127,7 @@ def test_dry_run_counts_and_changes_nothing(world):
             0,
             0,
         ),  # none beyond the newest REVISIONS_KEEP of an item (content/tests/test_revisions.py)
+        "submission_archives": (0, 0, 0),  # none yet (compliance/tests/test_archive.py)
     }
     assert _state() == before
     assert AuditLog.objects.count() == audit_rows
@@ -148,6 +149,7 @@ def test_a_run_applies_every_policy_and_keeps_what_is_held_or_not_due(
         "audit": 5,
         "soft_deleted": 3,
         "revisions": 0,
+        "submission_archives": 0,
     }
 
     state = _state()
@@ -283,8 +285,8 @@ def test_the_command_prints_a_table_and_the_dry_run_says_so(world, capsys):
     assert "submissions" in out and "would be deleted" in out and "Dry run: nothing was changed." in out
     call_command("apply_retention", "--policy", "submissions")
     out = capsys.readouterr().out
-    lines = [line.split() for line in out.splitlines() if line.startswith("submissions")]
-    assert lines and lines[0][-2:] == ["5", "deleted"]
+    lines = [line.split() for line in out.splitlines() if line.startswith("submissions ")]
+    assert lines and lines[0][-5:] == ["5", "archived", "(encrypted),", "then", "deleted"]
 
 
 def test_purging_every_row_keeps_numbering_and_the_chain_verifiable():

@@ -490,6 +490,8 @@ RETENTION = {
     "users_inactive": timedelta(days=env.int("RETENTION_USERS_INACTIVE_DAYS", default=730)),
     "uploads": timedelta(days=env.int("RETENTION_UPLOADS_DAYS", default=365)),
     "submissions": timedelta(days=env.int("RETENTION_SUBMISSIONS_DAYS", default=730)),
+    # The legal period the archive of purged submissions is kept (compliance.archive).
+    "submission_archives": timedelta(days=env.int("RETENTION_SUBMISSION_ARCHIVES_DAYS", default=7 * 365)),
     "audit": timedelta(days=env.int("RETENTION_AUDIT_DAYS", default=7 * 365)),
     "soft_deleted": timedelta(days=env.int("RETENTION_SOFT_DELETED_DAYS", default=90)),
     "revisions": timedelta(days=env.int("RETENTION_REVISIONS_DAYS", default=365)),

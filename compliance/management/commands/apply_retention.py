@@ -56,6 +56,12 @@ class Command(BaseCommand):
             )
             if i == 0:
                 self.stdout.write("  ".join("-" * w for w in widths))
+        for r in run.results:
+            if r.archives:
+                self.stdout.write(
+                    f"{r.name}: archived in {len(r.archives)} encrypted files before deletion, e.g. "
+                    f"{r.archives[0]} (read them with manage.py submission_archive)"
+                )
         if dry_run:
             self.stdout.write("Dry run: nothing was changed.")
         else:

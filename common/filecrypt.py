@@ -1,6 +1,7 @@
 """
-The bytes of a backup file: streaming encryption (AES-256-GCM in chunks, so that a file cut off, reordered
-or altered is refused) and hashing, with flat memory; the layout is in docs/backups.md.
+The bytes of a backup or an archive file: streaming encryption (AES-256-GCM in chunks, so that a file cut
+off, reordered or altered is refused) and hashing, with flat memory; the layout is in docs/backups.md.
+Used by ops.backups and compliance.archive.
 """
 
 import hashlib
