@@ -22,7 +22,7 @@ from common.operations import extension_create_where_permitted
 from compliance.replay import erasures_replay
 
 from . import backup_engines as engines
-from . import backup_verification, backups, erasure_boundary
+from . import backup_media, backup_verification, backups, erasure_boundary
 from .backup_engines import BackupError
 from .models import BackupTier
 
@@ -76,6 +76,9 @@ class RestoreResult:
     migrated: list[str] = field(default_factory=list)
     erasures_replayed: int = 0
     users_erased: int = 0
+    files_written: int = 0
+    files_removed: int = 0
+    rows_without_files: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
 
@@ -206,6 +209,7 @@ def backup_restore(
         else:
             _restore_sqlite(alias, dump, Path(folder))
         _close_connections(alias)
+        _restore_files(plan, result, Path(folder), say)
 
     try:
         _after_restore(plan, result, alias=alias, say=say)
@@ -227,10 +231,25 @@ def backup_restore(
             "migrated": len(result.migrated),
             "erasures_replayed": result.erasures_replayed,
             "users_erased_again": result.users_erased,
+            "files_written": result.files_written,
+            "files_removed": result.files_removed,
             "seconds": result.seconds,
         },
     )
     return result
+
+
+def _restore_files(plan: RestorePlan, result: RestoreResult, folder: Path, say) -> None:
+    """The uploads and media the backup holds, put back to match the restored rows (ops.backup_media)."""
+    manifest = plan.manifest
+    if "files" not in manifest:
+        say("This backup holds no files (taken before backups did): the stored files stay as they are.")
+        return
+    say(f"Restoring {manifest['files']['count']} files (uploads, media)...")
+    key = backups.key_for(manifest) if manifest.get("encrypted") else ""
+    done = backup_media.files_restore(plan.name, manifest, folder, key, say)
+    result.files_written, result.files_removed = done.written, done.removed
+    say(f"  {done.written} files written, {done.removed} removed that the backup does not hold")
 
 
 def _after_restore(plan: RestorePlan, result: RestoreResult, *, alias: str, say) -> None:
@@ -253,6 +272,9 @@ def _after_restore(plan: RestorePlan, result: RestoreResult, *, alias: str, say)
     result.erasures_replayed = replay["erasures"]
     result.users_erased = replay["users_erased"]
     backups.backup_records_sync()
+    result.rows_without_files = backup_media.rows_without_files()
+    if result.rows_without_files:
+        say("Rows whose file is missing: " + "; ".join(result.rows_without_files))
 
 
 def _has_schema(alias: str) -> bool:

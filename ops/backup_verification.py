@@ -16,7 +16,7 @@ from django.utils import timezone
 from audit.services import audit_record
 
 from . import backup_engines as engines
-from . import backup_verdicts, backups
+from . import backup_media, backup_verdicts, backups
 from .backup_engines import BackupError, BackupSetupError
 from .models import BackupRecord, VerifyStatus
 
@@ -32,6 +32,7 @@ class VerifyResult:
     ok: bool
     tables: int = 0
     rows: int = 0
+    files: int = 0
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
     scratch: str = ""
@@ -130,7 +131,11 @@ def backup_verify(name: str, *, alias: str = "default", actor=None) -> VerifyRes
                 result.scratch, found = _scratch_restore_pg(alias, dump, methods)
             else:
                 result.scratch, found = scratch_check_sqlite(dump, Path(folder))
-        result.problems = backups.compare(manifest["tables"], found)
+            result.problems = backups.compare(manifest["tables"], found)
+            if "files" in manifest:
+                key = backups.key_for(manifest) if manifest.get("encrypted") else ""
+                file_problems, result.files = backup_media.files_check(name, manifest, Path(folder), key)
+                result.problems += file_problems
         result.tables = len(found)
         result.rows = sum(table["rows"] for table in found.values())
     except BackupSetupError:
@@ -147,6 +152,7 @@ def backup_verify(name: str, *, alias: str = "default", actor=None) -> VerifyRes
     details = {
         "tables": result.tables,
         "rows": result.rows,
+        "files": result.files,
         "problems": result.problems,
         "seconds": result.seconds,
     }

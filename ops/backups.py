@@ -27,7 +27,7 @@ from audit.services import audit_record
 from common import filecrypt as backup_files
 
 from . import backup_engines as engines
-from . import backup_verdicts, erasure_boundary
+from . import backup_media, backup_verdicts, erasure_boundary
 from .backup_engines import BackupError, BackupSetupError  # noqa: F401 - the errors of every backup step
 from .models import BackupRecord, BackupTier, VerifyStatus
 from .selectors import backup_newest_verified
@@ -96,6 +96,13 @@ def backup_create(*, tier: str, label: str = "", actor=None, alias: str = "defau
                 saved.append(storage.save(name, File(handle, name=name)))
             if saved[0] != name:  # a storage that renames on collision: keep the manifest beside it
                 manifest["name"] = name = saved[0]
+            if settings.BACKUP_INCLUDE_FILES:
+                # After the dump (ops/backup_media.py says why), beside it, before the manifest.
+                collected = backup_media.files_collect(Path(folder), secret)
+                with open(collected.path, "rb") as handle:
+                    saved.append(storage.save(backup_media.files_name(name), File(handle)))
+                manifest["files"] = collected.manifest
+                manifest["files_vanished"] = collected.vanished
             manifest_body = ContentFile(json.dumps(manifest, indent=1, sort_keys=True).encode())
             saved.append(storage.save(manifest_name(name), manifest_body))
             seconds = round(time.monotonic() - clock, 3)
@@ -112,6 +119,7 @@ def backup_create(*, tier: str, label: str = "", actor=None, alias: str = "defau
                         "sha256": manifest["sha256"],
                         "tables": len(manifest["tables"]),
                         "rows": sum(table["rows"] for table in manifest["tables"].values()),
+                        "files": manifest.get("files", {}).get("count", 0),
                         "seconds": seconds,
                     },
                 )
@@ -312,6 +320,7 @@ def backups_prune(*, dry_run: bool = False, now: datetime | None = None, actor=N
             # record would be forgotten.
             storage.delete(record.name)
             storage.delete(manifest_name(record.name))
+            storage.delete(backup_media.files_name(record.name))
             storage.delete(backup_verdicts.verdict_name(record.name))
             record.delete()
     if result.deleted and not dry_run:

@@ -587,6 +587,8 @@ UPLOAD_STALE_AFTER = env.int("UPLOAD_STALE_AFTER", default=30 * 60)
 # Backups (ops/backups.py, docs/backups.md). With a key, backup files are encrypted (AES-256-GCM in
 # chunks); the key lives with the other secrets, and a backup is useless without it.
 BACKUP_ENCRYPTION_KEY = env.str("BACKUP_ENCRYPTION_KEY", default="")
+# Backups hold the stored files too (uploads, the media library), beside the dump (ops/backup_media.py).
+BACKUP_INCLUDE_FILES = env.bool("BACKUP_INCLUDE_FILES", default=True)
 # Keys of older backups, after BACKUP_ENCRYPTION_KEY changed: read (chosen by fingerprint), never written.
 BACKUP_ENCRYPTION_OLD_KEYS = env.list("BACKUP_ENCRYPTION_OLD_KEYS", default=[])
 # How long each tier is kept by `prune_backups`. Manual backups are kept until an operator deletes them.

@@ -393,13 +393,17 @@ def test_backups_go_through_the_storage_api_to_s3(content, settings):
         record = backups.backup_create(tier=BackupTier.DAILY)
         listed = boto3.client("s3", region_name="eu-west-1").list_objects_v2(Bucket="indivillage-backups")
         keys = sorted(item["Key"] for item in listed["Contents"])
-        assert keys == [f"backups/{record.name}", f"backups/{record.name}.manifest.json"]
+        assert keys == [
+            f"backups/{record.name}",
+            f"backups/{record.name}.files",
+            f"backups/{record.name}.manifest.json",
+        ]
         assert backup_verification.backup_verify(record.name).ok
         # The second verdict replaces the first under the same key, though S3 here never overwrites.
         assert backup_verification.backup_verify(record.name).ok
         listed = boto3.client("s3", region_name="eu-west-1").list_objects_v2(Bucket="indivillage-backups")
         assert f"backups/{record.name}.verify.json" in [item["Key"] for item in listed["Contents"]]
-        assert listed["KeyCount"] == 3
+        assert listed["KeyCount"] == 4
         BackupRecord.objects.all().delete()
         rebuilt = backups.backup_records_sync()
         assert [r.name for r in rebuilt] == [record.name]

@@ -40,6 +40,13 @@ class Command(BaseCommand):
             f"  tables:   {len(tables)} ({sum(t['rows'] for t in tables.values())} rows)"
             f", {len(record.manifest['migrations'])} migrations"
         )
+        if "files" in record.manifest:
+            files = record.manifest["files"]
+            self.stdout.write(
+                f"  files:    {files['count']} ({human_bytes(files['bytes'])}): uploads and media"
+            )
+            for vanished in record.manifest.get("files_vanished", []):
+                self.stdout.write(f"  deleted while it ran, left out: {vanished}")
         self.stdout.write(f"  encrypted: {'yes' if record.encrypted else 'no'}")
         self.stdout.write(
             self.style.SUCCESS(

@@ -6,6 +6,7 @@ from django.db import connections
 from common.commands import BaseCommand
 from ops.backup_restoration import backup_restore, restore_plan
 from ops.backups import BackupError
+from ops.metrics import human_bytes
 
 
 class Command(BaseCommand):
@@ -53,9 +54,17 @@ class Command(BaseCommand):
         self.stdout.write(f"Backup:   {name}")
         self.stdout.write(f"Taken:    {manifest['created_at']} by app version {manifest.get('app_version')}")
         self.stdout.write(f"Holds:    {len(manifest['tables'])} tables, {rows} rows")
+        if "files" in manifest:
+            files = manifest["files"]
+            self.stdout.write(
+                f"          {files['count']} files ({human_bytes(files['bytes'])}): uploads and media"
+            )
         if plan.missing_migrations:
             self.stdout.write(f"Then:     {len(plan.missing_migrations)} newer migrations will be applied")
-        self.stdout.write(f"Replaces: the database {database}, everything in it now")
+        self.stdout.write(
+            f"Replaces: the database {database}, everything in it now"
+            + (", and the stored uploads and media" if "files" in manifest else "")
+        )
         if interactive:
             self.stdout.write("Type 'yes' to restore: ", ending="")
             self.stdout.flush()

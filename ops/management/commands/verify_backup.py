@@ -35,4 +35,6 @@ class Command(BaseCommand):
             count = len(result.problems)
             raise CommandError(f"{name} FAILED verification ({count} problem{'s' if count > 1 else ''}).")
         self.stdout.write(f"  {result.tables} tables, {result.rows} rows: every count and checksum matches.")
+        if result.files:
+            self.stdout.write(f"  {result.files} files: every size and sha256 matches.")
         self.stdout.write(self.style.SUCCESS(f"{name} passed verification in {result.seconds:.1f} s."))
