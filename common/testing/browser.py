@@ -12,6 +12,7 @@ import os
 import re
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
@@ -30,6 +31,8 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screensh
 # Long enough for a cold admin page on a 2-core machine, short enough that a wrong selector fails fast.
 TIMEOUT_MS = 10_000
 DEFAULT_PASSWORD = "correct-horse-battery"
+# The admin's width in every browser test: a laptop's.
+WIDTH = 1280
 
 
 @pytest.fixture(scope="session")
@@ -59,7 +62,7 @@ def page(request, browser, live_server):
     # "you are 5.5 hours behind server time" note, which only a browser elsewhere should see.
     context = browser.new_context(
         base_url=live_server.url,
-        viewport={"width": 1280, "height": 900},
+        viewport={"width": WIDTH, "height": 900},
         timezone_id=settings.EDITOR_TIME_ZONE,
     )
     context.set_default_timeout(TIMEOUT_MS)
@@ -121,6 +124,30 @@ def pytest_runtest_makereport(item, call):
             except Exception as error:  # a screenshot must never hide the test's own outcome
                 report.sections.append(("screenshot", f"not saved: {error!r}"))
     return report
+
+
+def _document_width(page) -> int:
+    return page.evaluate("() => document.documentElement.scrollWidth")
+
+
+def page_fits(page) -> None:
+    """
+    No horizontal scroll at 1280 px: the whole form or list is in view, the page itself and the boxes
+    that scroll on their own (a changelist's table scrolls inside `.results` rather than the page).
+    """
+    assert _document_width(page) <= WIDTH, f"{page.url} is {_document_width(page)} px wide at {WIDTH} px"
+    clipped = page.evaluate(
+        """() => [...document.querySelectorAll('#content .results, #content .tabular, #content fieldset')]
+            .filter(box => box.scrollWidth > box.clientWidth + 1)
+            .map(box => `${box.className || box.tagName}: ${box.scrollWidth} > ${box.clientWidth}`)"""
+    )
+    assert clipped == [], f"{page.url} scrolls sideways inside: {clipped}"
+    # Every page checked is kept as a picture too, named after its path (with ids as "id").
+    name = re.sub(r"[0-9a-f]{8}-[0-9a-f-]{27}|\b\d+\b", "id", urlsplit(page.url).path).strip("/")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(
+        path=str(SCREENSHOTS / f"page-{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.png"), full_page=True
+    )
 
 
 def admin_action(page, action: str, *pks) -> None:

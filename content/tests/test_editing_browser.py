@@ -5,10 +5,8 @@ text through the editor, scheduling an expiry in their own time zone, search, an
 
 import datetime
 import io
-import re
 import time
 import zoneinfo
-from urllib.parse import urlsplit
 
 import pytest
 from PIL import Image as PillowImage
@@ -16,7 +14,8 @@ from playwright.sync_api import expect
 
 from accounts.models import Role
 from accounts.tests.factories import UserFactory
-from common.testing.browser import SCREENSHOTS, admin_login, api_json
+from common.testing.browser import admin_login, api_json
+from common.testing.browser import page_fits as _fits
 from content.models import CaseStudy, Image
 from content.tests.factories import CaseStudyFactory, IndustryFactory, ServiceFactory
 from content.tests.test_images import jpeg
@@ -25,33 +24,8 @@ from impact.tests.factories import ImpactStoryFactory, LocationFactory
 
 pytestmark = pytest.mark.browser
 
-WIDTH = 1280
 KOLKATA = zoneinfo.ZoneInfo("Asia/Kolkata")
 UNSAFE = ("onerror", "<script", "javascript:", "<img", "alert(")
-
-
-def _document_width(page) -> int:
-    return page.evaluate("() => document.documentElement.scrollWidth")
-
-
-def _fits(page) -> None:
-    """
-    No horizontal scroll at 1280 px: the whole form or list is in view, the page itself and the boxes
-    that scroll on their own (a changelist's table scrolls inside `.results` rather than the page).
-    """
-    assert _document_width(page) <= WIDTH, f"{page.url} is {_document_width(page)} px wide at {WIDTH} px"
-    clipped = page.evaluate(
-        """() => [...document.querySelectorAll('#content .results, #content .tabular, #content fieldset')]
-            .filter(box => box.scrollWidth > box.clientWidth + 1)
-            .map(box => `${box.className || box.tagName}: ${box.scrollWidth} > ${box.clientWidth}`)"""
-    )
-    assert clipped == [], f"{page.url} scrolls sideways inside: {clipped}"
-    # Every page checked is kept as a picture too, named after its path (with ids as "id").
-    name = re.sub(r"[0-9a-f]{8}-[0-9a-f-]{27}|\b\d+\b", "id", urlsplit(page.url).path).strip("/")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(
-        path=str(SCREENSHOTS / f"page-{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.png"), full_page=True
-    )
 
 
 def _editor(page, name):

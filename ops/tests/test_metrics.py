@@ -201,6 +201,11 @@ def test_postgres_text_output_names_every_section():
         "Sequential and index scans",
         "Connection pools (this process)",
         "Slowest statements (pg_stat_statements):",
+        "Active queries (longest first)",
+        "Queries running over 5 s",
+        "Dead rows and vacuum (most dead rows first)",
+        "WAL archiving: off (archive_mode = off)",
+        "Disk free (private): ",
     ):
         assert title in text
     pools = section(text, "Connection pools")
