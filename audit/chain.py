@@ -20,6 +20,10 @@ from .models import AuditLog
 _APPEND_LOCK_ID = 0x1A0D17C4A1
 
 PURGE_ACTION = "audit.purged"
+# The youngest row the purge may ever delete, whatever cut-off a session declares: the database's own
+# floor under retention, so that the application's role, which may set audit.purge_before like any
+# setting, cannot empty the log (compliance.retention refuses a shorter RETENTION["audit"]).
+PURGE_FLOOR_DAYS = 365
 
 TRIGGER_SQL = """
 CREATE OR REPLACE FUNCTION audit_auditlog_append_only() RETURNS trigger AS $$
@@ -27,9 +31,11 @@ DECLARE
     purge_before text := current_setting('audit.purge_before', true);
 BEGIN
     -- The retention purge (compliance.retention) sets audit.purge_before with SET LOCAL; nothing else may
-    -- delete, and even it cannot delete a row newer than the cut-off it declared.
+    -- delete, and even it cannot delete a row newer than the cut-off it declared, nor one younger than
+    -- the floor (PURGE_FLOOR_DAYS), whatever it declared.
     IF TG_OP = 'DELETE' AND purge_before IS NOT NULL AND purge_before <> ''
-       AND OLD.created_at < purge_before::timestamptz THEN
+       AND OLD.created_at < purge_before::timestamptz
+       AND OLD.created_at < now() - interval '365 days' THEN
         RETURN OLD;
     END IF;
     RAISE EXCEPTION 'audit log is append-only: % of row #% refused', TG_OP, OLD.sequence

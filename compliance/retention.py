@@ -23,6 +23,7 @@ from django.utils import timezone
 from reversion.models import Revision, Version
 
 from accounts.models import Role, User
+from audit import chain
 from audit.models import AuditLog
 from audit.selectors import audit_purge_boundary
 from audit.services import audit_purge_batch, audit_record
@@ -96,7 +97,13 @@ def retention_periods() -> dict[str, timedelta]:
     unknown = set(settings.RETENTION) - set(POLICIES)
     if unknown:
         raise ValueError(f"settings.RETENTION names unknown policies: {', '.join(sorted(unknown))}")
-    return {name: settings.RETENTION[name] for name in POLICIES}
+    periods = {name: settings.RETENTION[name] for name in POLICIES}
+    if periods["audit"] < timedelta(days=chain.PURGE_FLOOR_DAYS):
+        raise ValueError(
+            f"RETENTION_AUDIT_DAYS is {periods['audit'].days}: the database keeps audit rows at least "
+            f"{chain.PURGE_FLOOR_DAYS} days (audit/chain.py) and would refuse the purge."
+        )
+    return periods
 
 
 # --- what each policy matches ---------------------------------------------------------------------

@@ -119,9 +119,15 @@ def case_study_digest_send(*, now=None) -> DigestResult:
                     result.sent += 1
                 except IntegrityError:
                     pass  # delivered by another run meanwhile
-                except Exception:
+                except Exception as error:
                     result.failed += 1
-                    logger.exception("case-study digest %s: the mail to user %s failed", digest.pk, user.pk)
+                    # The class only: an SMTP error's text carries the recipient's address.
+                    logger.error(
+                        "case-study digest %s: the mail to user %s failed (%s)",
+                        digest.pk,
+                        user.pk,
+                        type(error).__name__,
+                    )
         with transaction.atomic():
             audit_record(
                 action="content.digest_sent",

@@ -16,10 +16,20 @@ def image_renditions_make(image_id: str) -> str | None:
     return image.state if image else None
 
 
-@shared_task(base=RetryingTask, autoretry_for=TRANSIENT_ERRORS)
+class DigestMailsFailed(Exception):
+    """Some digest mails failed (the mail server refused or was down): the retry sends those only."""
+
+
+@shared_task(base=RetryingTask, autoretry_for=(*TRANSIENT_ERRORS, DigestMailsFailed), retry_backoff=300)
 def case_study_digest_send() -> dict:
-    """The daily case-study digest (content.digest); safe to run again: nobody gets a digest twice."""
+    """
+    The daily case-study digest (content.digest); safe to run again: nobody gets a digest twice. When
+    mails failed, the task is retried with backoff (5 times, up to TASK_RETRY_BACKOFF_MAX apart), and
+    each retry resumes the same digest, reaching only those it missed.
+    """
     result = send()
+    if result.failed:
+        raise DigestMailsFailed(f"{result.failed} digest mails failed")
     return {
         "digest": str(result.digest.pk) if result.digest else None,
         "case_studies": result.case_studies,

@@ -141,8 +141,11 @@ def _members(tar_path: Path):
             yield alias, name, member, tar
 
 
-def files_check(name: str, manifest: dict, folder: Path, key: str) -> tuple[list[str], int]:
-    """Every file of the backup against its manifest entry: the problems found, and the files checked."""
+def files_check(name: str, manifest: dict, folder: Path, key: str) -> tuple[list[str], int, Path]:
+    """
+    Every file of the backup against its manifest entry: the problems found, the files checked, and the
+    plain tar file in `folder` (for files_restore).
+    """
     plain = _fetch_plain(name, manifest, folder, key)
     expected = {
         (alias, n): entry
@@ -165,7 +168,7 @@ def files_check(name: str, manifest: dict, folder: Path, key: str) -> tuple[list
         f"file {alias}/{n}: in the manifest but not in the backup"
         for alias, n in sorted(set(expected) - seen)
     ]
-    return problems, len(seen)
+    return problems, len(seen), plain
 
 
 @dataclass
@@ -174,24 +177,21 @@ class FilesRestored:
     removed: int = 0
 
 
-def files_restore(name: str, manifest: dict, folder: Path, key: str, say) -> FilesRestored:
+def files_restore(manifest: dict, tar_path: Path, say, *, remove_others: bool) -> FilesRestored:
     """
-    Puts back exactly the backup's files: each one written over what is there, and the files the backup
-    does not hold removed from the backed-up storages (they belong to rows the restore took away; the
-    safety backup has them). Checked before anything is written.
+    Puts back the files of a checked tar (files_check): each one written over what is there and, with
+    `remove_others`, the files the backup does not hold removed from the backed-up storages (they belong
+    to rows the restore took away; the caller says whether a safety backup keeps them).
     """
-    problems, _ = files_check(name, manifest, folder, key)
-    if problems:
-        raise BackupError("the files of the backup failed their check: " + "; ".join(problems[:5]))
-    plain = folder / "files-plain" if manifest.get("encrypted") else folder / "files-download"
     result = FilesRestored()
-    kept = {alias: set(names) for alias, names in manifest["files"]["entries"].items()}
-    for alias in BACKED_UP:
-        storage = storages[alias]
-        for stale in sorted(set(_walk(storage)) - kept.get(alias, set())):
-            storage.delete(stale)
-            result.removed += 1
-    for alias, file_name, member, tar in _members(plain):
+    if remove_others:
+        kept = {alias: set(names) for alias, names in manifest["files"]["entries"].items()}
+        for alias in BACKED_UP:
+            storage = storages[alias]
+            for stale in sorted(set(_walk(storage)) - kept.get(alias, set())):
+                storage.delete(stale)
+                result.removed += 1
+    for alias, file_name, member, tar in _members(tar_path):
         storage = storages[alias]
         if storage.exists(file_name):
             storage.delete(file_name)

@@ -193,6 +193,7 @@ def backup_restore(
     with engines.scratch_dir() as folder:
         say("Checking the file against its manifest...")
         dump = backups.fetch_checked(plan.name, manifest, Path(folder))
+        files_tar = _files_checked(plan, Path(folder), say)
         if safety_backup:
             if _has_schema(alias):
                 say("Taking a safety backup of the current database...")
@@ -209,7 +210,7 @@ def backup_restore(
         else:
             _restore_sqlite(alias, dump, Path(folder))
         _close_connections(alias)
-        _restore_files(plan, result, Path(folder), say)
+        files_error = _restore_files(plan, result, files_tar, say)
 
     try:
         _after_restore(plan, result, alias=alias, say=say)
@@ -233,23 +234,53 @@ def backup_restore(
             "users_erased_again": result.users_erased,
             "files_written": result.files_written,
             "files_removed": result.files_removed,
+            "files_error": str(files_error) if files_error else "",
             "seconds": result.seconds,
         },
     )
+    if files_error is not None:
+        raise BackupError(
+            f"the database was restored (erasures replayed, audited), but the files were not all put back: "
+            f"{files_error}. Fix the storage and run the restore again."
+        )
     return result
 
 
-def _restore_files(plan: RestorePlan, result: RestoreResult, folder: Path, say) -> None:
-    """The uploads and media the backup holds, put back to match the restored rows (ops.backup_media)."""
+def _files_checked(plan: RestorePlan, folder: Path, say) -> Path | None:
+    """The backup's files, every one checked against the manifest before anything is replaced."""
     manifest = plan.manifest
     if "files" not in manifest:
-        say("This backup holds no files (taken before backups did): the stored files stay as they are.")
-        return
-    say(f"Restoring {manifest['files']['count']} files (uploads, media)...")
+        return None
+    say(f"Checking its {manifest['files']['count']} files...")
     key = backups.key_for(manifest) if manifest.get("encrypted") else ""
-    done = backup_media.files_restore(plan.name, manifest, folder, key, say)
+    problems, _, tar = backup_media.files_check(plan.name, manifest, folder, key)
+    if problems:
+        raise BackupError("the files of the backup failed their check: " + "; ".join(problems[:5]))
+    return tar
+
+
+def _restore_files(plan: RestorePlan, result: RestoreResult, tar: Path | None, say) -> Exception | None:
+    """
+    The uploads and media the backup holds, put back to match the restored rows (ops.backup_media). Files
+    the backup does not hold are removed only when the safety backup keeps a copy of them. An error is
+    returned, not raised: the restored database still needs its erasures replayed and its audit row.
+    """
+    if tar is None:
+        say("This backup holds no files (taken before backups did): the stored files stay as they are.")
+        return None
+    safety = backups.manifest_load(result.safety_backup) if result.safety_backup else {}
+    remove_others = "files" in safety
+    say(f"Restoring {plan.manifest['files']['count']} files (uploads, media)...")
+    try:
+        done = backup_media.files_restore(plan.manifest, tar, say, remove_others=remove_others)
+    except (BackupError, OSError) as error:
+        say(f"  the files failed: {error}")
+        return error
     result.files_written, result.files_removed = done.written, done.removed
     say(f"  {done.written} files written, {done.removed} removed that the backup does not hold")
+    if not remove_others:
+        say("  files the backup does not hold were left in place: no safety backup holds a copy of them")
+    return None
 
 
 def _after_restore(plan: RestorePlan, result: RestoreResult, *, alias: str, say) -> None:

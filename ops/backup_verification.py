@@ -134,7 +134,7 @@ def backup_verify(name: str, *, alias: str = "default", actor=None) -> VerifyRes
             result.problems = backups.compare(manifest["tables"], found)
             if "files" in manifest:
                 key = backups.key_for(manifest) if manifest.get("encrypted") else ""
-                file_problems, result.files = backup_media.files_check(name, manifest, Path(folder), key)
+                file_problems, result.files, _ = backup_media.files_check(name, manifest, Path(folder), key)
                 result.problems += file_problems
         result.tables = len(found)
         result.rows = sum(table["rows"] for table in found.values())

@@ -4,12 +4,13 @@ those running long, vacuum per table, the WAL archive's progress and the disk sp
 db_metrics and the admin page show them; /readyz warns on the last two (ops.health).
 """
 
+import re
 import shutil
 from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
-from django.core.files.storage import storages
+from django.core.files.storage import FileSystemStorage, storages
 from django.db import DatabaseError, transaction
 
 # Sessions of this database doing something, longest first; idle ones hold nothing and are left out.
@@ -44,11 +45,20 @@ def _iso(value):
     return value.isoformat() if isinstance(value, datetime) else value
 
 
+# String literals in a statement's text: psycopg binds Django's parameters on the client, so the text of
+# a running query holds the values themselves (addresses, hashes). The page shows the statement's shape.
+_LITERAL = re.compile(r"'(?:[^']|'')*'")
+
+
 def activity(cursor, limit: int) -> dict:
-    """Active sessions (pid, user, state, duration, query) and those past DB_METRICS_SLOW_QUERY_SECONDS."""
+    """
+    Active sessions (pid, user, state, duration, query with its string values replaced by '…') and
+    those past DB_METRICS_SLOW_QUERY_SECONDS.
+    """
     active = _rows(cursor, _ACTIVE, [limit])
     for row in active:
         row["seconds"] = None if row["seconds"] is None else round(float(row["seconds"]), 1)
+        row["query"] = _LITERAL.sub("'…'", row["query"] or "")
     threshold = settings.DB_METRICS_SLOW_QUERY_SECONDS
     return {
         "active": active,
@@ -125,9 +135,9 @@ def _storage_folders() -> dict[str, Path]:
     """The local folders the app writes to, by storage name (an S3 storage has none here)."""
     folders = {}
     for name in ("private", "backups", "public_media"):
-        location = getattr(storages[name], "location", None)
-        if location and not str(location).startswith(("s3:", "http")) and hasattr(storages[name], "path"):
-            folders[name] = Path(location)
+        storage = storages[name]
+        if isinstance(storage, FileSystemStorage):
+            folders[name] = Path(storage.location)
     if settings.BACKUP_TMP_DIR:
         folders["backup scratch"] = Path(settings.BACKUP_TMP_DIR)
     return folders

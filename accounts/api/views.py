@@ -254,7 +254,8 @@ class UnsubscribeApi(APIView):
         responses={200: DetailOutputSerializer},
     )
     def post(self, request):
-        token = request.query_params.get("token") or request.data.get("token")
+        body = request.data if isinstance(request.data, dict) else {}
+        token = request.query_params.get("token") or body.get("token")
         if not isinstance(token, str) or not token or len(token) > 512:
             raise serializers.ValidationError({"token": ["This field is required."]})
         _, flag = unsubscribe(token=token)

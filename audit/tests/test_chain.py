@@ -3,7 +3,7 @@
 import threading
 import uuid
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import F
+from django.utils import timezone
 
 from audit.models import AuditLog
 from audit.selectors import audit_chain_verify
@@ -212,8 +213,10 @@ def test_the_trigger_refuses_update_delete_and_truncate():
 
 
 @pytest.mark.postgres
-def test_the_purge_path_deletes_only_rows_older_than_its_declared_cut_off():
-    old, new = _write(2)
+def test_the_purge_path_deletes_only_rows_older_than_its_declared_cut_off_and_the_floor():
+    old = _aged_row(days=800)
+    older_than_cutoff_but_young = _aged_row(days=200)
+    (new,) = _write(1)
     # created_at cannot be backdated to bring a row under the cut-off either.
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         AuditLog.objects.filter(pk=new.pk).update(created_at=datetime(2001, 1, 1, tzinfo=UTC))
@@ -221,11 +224,34 @@ def test_the_purge_path_deletes_only_rows_older_than_its_declared_cut_off():
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL audit.purge_before = %s", [str(new.created_at)])
         assert AuditLog.objects.filter(pk=old.pk).delete()[0] == 1
+        # Under the declared cut-off, but younger than the floor the database keeps whatever is declared.
+        for row in (older_than_cutoff_but_young, new):
+            with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+                AuditLog.objects.filter(pk=row.pk).delete()
+    # Whoever may set the setting (any role may) cannot empty the log with it.
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL audit.purge_before = 'infinity'")
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-            AuditLog.objects.filter(pk=new.pk).delete()
+            AuditLog.objects.all().delete()
     # The setting ended with its transaction.
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         AuditLog.objects.filter(pk=new.pk).delete()
+    assert AuditLog.objects.count() == 2
+
+
+def _aged_row(*, days: int) -> AuditLog:
+    """A row appended to the chain as if written `days` ago (created_at set before it is hashed)."""
+    from audit import chain
+
+    (row,) = chain.append(
+        [
+            AuditLog(
+                action="test.aged", entity_type="test.thing", created_at=timezone.now() - timedelta(days=days)
+            )
+        ]
+    )
+    return row
 
 
 @pytest.mark.postgres

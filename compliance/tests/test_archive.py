@@ -132,3 +132,20 @@ def test_the_command_lists_and_prints_an_archive(capsys):
     assert '"email": "asha@example.com"' in capsys.readouterr().out
     with pytest.raises(CommandError, match="was not found"):
         call_command("submission_archive", archive.PREFIX + "/missing.jsonl.enc")
+
+
+def test_an_erasure_after_a_blind_index_key_rotation_still_hides_the_archived_rows(settings):
+    _old(data={"name": "Visitor", "email": "visitor@example.com", "message": "Hi"})
+    (name,) = retention_apply(policies=["submissions"]).results[0].archives
+    settings.BLIND_INDEX_KEY = "a-rotated-blind-index-key"
+    visitor_data_erase(email="visitor@example.com", actor=UserFactory(role="admin"))
+    assert archive_read(name) == []
+
+
+def test_a_file_with_a_damaged_header_is_skipped_and_retention_goes_on(caplog):
+    good = submissions_archive([FormSubmissionFactory()], now=NOW - timedelta(days=8 * 365))
+    storages["backups"].save(f"{archive.PREFIX}/2019/01/broken.jsonl.enc", __import__("io").BytesIO(b"junk"))
+    run = retention_apply(policies=["submission_archives", "audit"])
+    assert [r.done for r in run.results] == [1, 0]
+    assert not storages["backups"].exists(good)
+    assert "broken.jsonl.enc has no readable header" in caplog.text

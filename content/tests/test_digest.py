@@ -136,6 +136,26 @@ def test_a_mail_that_fails_is_not_recorded_and_the_next_run_sends_it(readers, st
     assert [m.to for m in mail.outbox] == [["second@example.com"], ["reader@example.com"]]
 
 
+def test_the_task_retries_the_mails_that_failed_and_logs_no_address(readers, stories, monkeypatch, caplog):
+    real_send = EmailMessage.send
+    refusals = []
+
+    def send(message, *args, **kwargs):
+        if len(refusals) < 2:  # the mail server refuses twice, then takes it
+            refusals.append(message.to)
+            raise ConnectionRefusedError("550 reader@example.com: mailbox unavailable")
+        return real_send(message, *args, **kwargs)
+
+    monkeypatch.setattr(EmailMessage, "send", send)
+    case_study_digest_send.apply()
+    assert refusals == [["reader@example.com"]] * 2
+    assert [m.to for m in mail.outbox] == [["reader@example.com"]]
+    assert Digest.objects.count() == 1 and DigestDelivery.objects.count() == 1
+    failures = [r.getMessage() for r in caplog.records if r.name == "content.digest"]
+    assert len(failures) == 2 and all("ConnectionRefusedError" in line for line in failures)
+    assert not [r.getMessage() for r in caplog.records if "reader@" in r.getMessage()]
+
+
 def test_the_beat_task_runs_the_digest(readers, stories):
     outcome = case_study_digest_send.delay().get()
     assert outcome["sent"] == 1 and outcome["case_studies"] == 2 and outcome["locked"] is False
@@ -174,6 +194,13 @@ def test_a_bad_unsubscribe_token_is_a_400_on_the_field(api_client, token):
     response = api_client.post("/api/v1/auth/unsubscribe/", {"token": token}, format="json")
     assert response.status_code == 400
     assert "token" in response.json()["error"]["fields"]
+
+
+@pytest.mark.parametrize("body", ["[]", '"a-token"', "null"])
+def test_a_body_that_is_not_an_object_is_a_400(api_client, body):
+    response = api_client.post("/api/v1/auth/unsubscribe/", body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {"token": ["This field is required."]}
 
 
 def test_the_preference_is_in_the_profile_api(readers, api_client):

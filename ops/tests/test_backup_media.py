@@ -149,3 +149,28 @@ def test_a_backup_without_files_restores_the_rows_and_leaves_the_files(files, se
     result = backup_restore(restore_plan(record.name), safety_backup=False, say=messages.append)
     assert any("holds no files" in message for message in messages)
     assert result.rows_without_files == [f"upload file {files['upload'].storage_path}"]
+
+
+def test_damaged_files_stop_a_restore_before_the_database_is_touched(files):
+    record = backups.backup_create(tier=BackupTier.MANUAL)
+    stored = backup_media.files_name(record.name)
+    damaged = bytearray(_read("backups", stored))
+    damaged[-3] ^= 1
+    storages["backups"].delete(stored)
+    storages["backups"].save(stored, ContentFile(bytes(damaged)))
+    later = _upload(files["user"], "later.csv", b"after")
+    with pytest.raises(backups.BackupError, match="do not match the manifest"):
+        backup_restore(restore_plan(record.name), say=lambda message: None)
+    # Nothing replaced, no safety backup taken: the check came first.
+    assert FileUpload.objects.filter(pk=later.pk).exists()
+    assert backups.BackupRecord.objects.count() == 1
+
+
+def test_without_a_safety_backup_files_the_backup_lacks_are_left_in_place(files):
+    record = backups.backup_create(tier=BackupTier.MANUAL)
+    later = _upload(files["user"], "later.csv", b"after")
+    messages = []
+    result = backup_restore(restore_plan(record.name), safety_backup=False, say=messages.append)
+    assert (result.files_written, result.files_removed) == (3, 0)
+    assert storages["private"].exists(later.storage_path)
+    assert any("left in place: no safety backup" in message for message in messages)

@@ -129,6 +129,11 @@ def test_the_application_role_cannot_switch_the_audit_log_off(cluster):
         assert "permission denied" in _refused(conn, "SET session_replication_role = replica")
         assert "append-only" in _refused(conn, "UPDATE audit_auditlog SET action = 'x'")
         assert "append-only" in _refused(conn, "DELETE FROM audit_auditlog")
+        # Any role may declare a purge cut-off; none can purge a row younger than the database's floor.
+        conn.execute("BEGIN")
+        conn.execute("SET LOCAL audit.purge_before = 'infinity'")
+        assert "append-only" in _refused(conn, "DELETE FROM audit_auditlog")
+        conn.execute("ROLLBACK")
         # Nor replace the trigger's function, nor create anything beside the tables.
         assert "permission denied for schema public" in _refused(
             conn,
@@ -176,7 +181,7 @@ def test_the_app_role_backs_up_and_verifies_and_the_owner_restores(cluster):
 def test_db_metrics_shows_the_slow_query_and_the_statements(cluster):
     def sleep():
         with _connect(cluster, "readonly") as conn:
-            conn.execute("SELECT pg_sleep(8) /* the-slow-one */")
+            conn.execute("SELECT pg_sleep(8), 'visitor@example.com' AS who /* the-slow-one */")
 
     sleeper = threading.Thread(target=sleep)
     sleeper.start()
@@ -193,6 +198,9 @@ def test_db_metrics_shows_the_slow_query_and_the_statements(cluster):
     assert {"table", "dead_rows", "last_autovacuum"} <= set(shown["vacuum"][0])
     assert shown["disk"] and all(0 < entry["free_percent"] <= 100 for entry in shown["disk"])
     assert "Queries running over 5 s" in text and "the-slow-one" in text
+    # The statement's shape, not the values bound into it.
+    assert "visitor@example.com" not in text and "visitor@example.com" not in json.dumps(shown)
+    assert "'…' AS who" in slow[0]["query"]
 
 
 def _readiness_of_wal(cluster: Cluster) -> dict:
