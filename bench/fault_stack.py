@@ -78,7 +78,10 @@ class Stack:
     def start(self) -> None:
         say("initdb and start a private PostgreSQL cluster")
         self.cluster = Cluster(self.pg_dir)
-        self.cluster.start()
+        # As compose's postgres: the production pool tier keeps 20 connections per process open, and
+        # gunicorn's workers, the worker's children, beat and each command make more than the default
+        # 100 (docs/health.md, "Connection pool sizing").
+        self.cluster.start(max_connections="300")
         self.cluster.create_database("indivillage")
         self.redis = Redis(self.base)
         self.redis.start()

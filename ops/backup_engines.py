@@ -185,6 +185,27 @@ def pg_migrations(cursor) -> list[str]:
     return [f"{app}.{name}" for app, name in cursor.fetchall()]
 
 
+def checked_plain(local: Path, *, sha256: str, size: int, key: str, plain: Path, what: str) -> Path:
+    """
+    `local` after its bytes matched `sha256` and `size`, decrypted to `plain` when `key` is set (every
+    chunk authenticated): the one check every stored backup file passes before it is read.
+    """
+    digest, found = backup_files.file_sha256(local)
+    if (digest, found) != (sha256, size):
+        raise BackupError(
+            f"{what} does not match its manifest (sha256 {digest[:16]}..., {found} bytes; expected "
+            f"{sha256[:16]}..., {size} bytes): it is corrupt or was altered."
+        )
+    if not key:
+        return local
+    with open(local, "rb") as source, open(plain, "wb") as out:
+        try:
+            backup_files.decrypt_stream(source, out, key)
+        except backup_files.BackupFileError as error:
+            raise BackupError(f"{what} does not decrypt: {error}.") from error
+    return plain
+
+
 def run(command: list[str], *, env: dict, what: str) -> str:
     """Runs a client program; its output, or BackupError with the end of what it printed on stderr."""
     result = subprocess.run(command, env=env, capture_output=True, text=True)

@@ -23,7 +23,7 @@ from common import filecrypt
 from content.models import Image
 from uploads.models import FileUpload
 
-from .backup_engines import BackupError
+from .backup_engines import BackupError, checked_plain
 
 # Storage aliases in a backup, by their name in the tar file. "backups" itself never is.
 BACKED_UP = ("private", "public_media")
@@ -112,22 +112,17 @@ def _fetch_plain(name: str, manifest: dict, folder: Path, key: str) -> Path:
     local = folder / "files-download"
     with storage.open(stored, "rb") as source, open(local, "wb") as out:
         shutil.copyfileobj(source, out, filecrypt.CHUNK)
-    digest, size = filecrypt.file_sha256(local)
     expected = manifest["files"]
-    if (digest, size) != (expected["sha256"], expected["size"]):
-        raise BackupError(
-            f"the files of the backup do not match the manifest (sha256 {digest[:16]}..., {size} bytes; "
-            f"expected {expected['sha256'][:16]}..., {expected['size']} bytes): corrupt or altered."
-        )
-    if not manifest.get("encrypted"):
-        return local
-    plain = folder / "files-plain"
-    with open(local, "rb") as source, open(plain, "wb") as out:
-        try:
-            filecrypt.decrypt_stream(source, out, key)
-        except filecrypt.BackupFileError as error:
-            raise BackupError(f"the files of the backup do not decrypt: {error}.") from error
-    local.unlink()
+    plain = checked_plain(
+        local,
+        sha256=expected["sha256"],
+        size=expected["size"],
+        key=key if manifest.get("encrypted") else "",
+        plain=folder / "files-plain",
+        what="the backup's files archive",
+    )
+    if plain != local:
+        local.unlink()
     return plain
 
 

@@ -236,22 +236,15 @@ def fetch_checked(name: str, manifest: dict, folder: Path) -> Path:
         local = folder / "download"
         with storage.open(name, "rb") as source, open(local, "wb") as out:
             shutil.copyfileobj(source, out, backup_files.CHUNK)
-    digest, size = backup_files.file_sha256(local)
-    if size != manifest["size"] or digest != manifest["sha256"]:
-        raise BackupError(
-            f"the file does not match its manifest (sha256 {digest[:16]}..., {size} bytes; expected "
-            f"{manifest['sha256'][:16]}..., {manifest['size']} bytes): it is corrupt or was altered."
-        )
-    if not manifest.get("encrypted"):
-        return local
-    secret = key_for(manifest)
-    plain = folder / "plain"
-    with open(local, "rb") as source, open(plain, "wb") as out:
-        try:
-            backup_files.decrypt_stream(source, out, secret)
-        except backup_files.BackupFileError as error:
-            raise BackupError(f"the backup does not decrypt: {error}.") from error
-    return plain
+    key = key_for(manifest) if manifest.get("encrypted") else ""
+    return engines.checked_plain(
+        local,
+        sha256=manifest["sha256"],
+        size=manifest["size"],
+        key=key,
+        plain=folder / "plain",
+        what="the file",
+    )
 
 
 def key_for(manifest: dict) -> str:

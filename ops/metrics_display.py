@@ -144,6 +144,17 @@ def _time(value: str | None) -> str:
     return "never" if value is None else value[:19].replace("T", " ")
 
 
+def _activity_section(key: str, title: str, sessions: list[dict], empty: str) -> Section:
+    return Section(
+        key,
+        title,
+        columns=["pid", "user", "state", "waiting on", "seconds", "query"],
+        right=frozenset({0, 4}),
+        rows=[_activity_row(a) for a in sessions],
+        empty=empty,
+    )
+
+
 def _activity_row(a: dict) -> list[str]:
     seconds = "-" if a["seconds"] is None else f"{a['seconds']:,.1f}"
     query = " ".join((a["query"] or "").split())[:100]
@@ -177,21 +188,14 @@ def _postgresql_sections(m: dict) -> list[Section]:
                 for s in m["table_scans"]
             ],
         ),
-        Section(
-            "activity",
-            "Active queries (longest first)",
-            columns=["pid", "user", "state", "waiting on", "seconds", "query"],
-            right=frozenset({0, 4}),
-            rows=[_activity_row(a) for a in m["activity"]["active"]],
-            empty="none but this one",
+        _activity_section(
+            "activity", "Active queries (longest first)", m["activity"]["active"], "none but this one"
         ),
-        Section(
+        _activity_section(
             "slow-queries",
             f"Queries running over {m['activity']['slow_threshold_seconds']:g} s",
-            columns=["pid", "user", "state", "waiting on", "seconds", "query"],
-            right=frozenset({0, 4}),
-            rows=[_activity_row(a) for a in m["activity"]["slow"]],
-            empty="none",
+            m["activity"]["slow"],
+            "none",
         ),
         Section(
             "vacuum",

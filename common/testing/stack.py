@@ -161,9 +161,13 @@ class Cluster:
             raise RuntimeError(f"{program} failed: {done.stdout}{done.stderr}\n{log}")
 
     def start(self, **server_settings: str) -> None:
-        """`server_settings` are more -c settings (values without spaces: the rest go in ALTER SYSTEM)."""
+        """
+        `server_settings` are more -c settings (values without spaces: the rest go in ALTER SYSTEM),
+        kept for every later start: a restart brings the same server back.
+        """
+        self.server_settings = {**getattr(self, "server_settings", {}), **server_settings}
         options = f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off"
-        options += "".join(f" -c {name}={value}" for name, value in server_settings.items())
+        options += "".join(f" -c {name}={value}" for name, value in self.server_settings.items())
         self._run(
             "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "60", "start"
         )

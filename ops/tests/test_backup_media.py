@@ -111,7 +111,7 @@ def test_a_damaged_files_archive_fails_verification(files):
     storages["backups"].delete(stored)
     storages["backups"].save(stored, ContentFile(bytes(damaged)))
     result = backup_verification.backup_verify(record.name)
-    assert not result.ok and "the files of the backup do not match the manifest" in result.problems[0]
+    assert not result.ok and "the backup's files archive does not match its manifest" in result.problems[0]
 
 
 def test_a_restore_brings_the_files_back_consistent_with_the_rows(files):
@@ -159,7 +159,7 @@ def test_damaged_files_stop_a_restore_before_the_database_is_touched(files):
     storages["backups"].delete(stored)
     storages["backups"].save(stored, ContentFile(bytes(damaged)))
     later = _upload(files["user"], "later.csv", b"after")
-    with pytest.raises(backups.BackupError, match="do not match the manifest"):
+    with pytest.raises(backups.BackupError, match="the backup's files archive does not match its manifest"):
         backup_restore(restore_plan(record.name), say=lambda message: None)
     # Nothing replaced, no safety backup taken: the check came first.
     assert FileUpload.objects.filter(pk=later.pk).exists()
