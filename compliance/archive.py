@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from common import filecrypt
 from common.crypto import email_blind_index
+from common.storages import storage_walk
 from submissions.models import FormSubmission
 
 from .models import ErasureRecord
@@ -107,7 +108,9 @@ def archives_list() -> list[Archive]:
     """Every archive in the backup storage, oldest first."""
     storage = storages["backups"]
     found = []
-    for name in _names(storage, PREFIX):
+    for name in storage_walk(storage, PREFIX):
+        if not name.endswith(".jsonl.enc"):
+            continue
         try:
             with storage.open(name, "rb") as handle:
                 header, _ = _header(handle.readline(), name)
@@ -117,17 +120,6 @@ def archives_list() -> list[Archive]:
             continue
         found.append(Archive(name=name, archived_at=header["archived_at"], rows=header["rows"]))
     return sorted(found, key=lambda a: (a.archived_at, a.name))
-
-
-def _names(storage, folder: str) -> list[str]:
-    try:
-        folders, files = storage.listdir(folder)
-    except FileNotFoundError:
-        return []
-    names = [f"{folder}/{name}" for name in files if name.endswith(".jsonl.enc")]
-    for sub in folders:
-        names += _names(storage, f"{folder}/{sub}")
-    return names
 
 
 def archive_read(name: str) -> list[dict]:

@@ -22,7 +22,7 @@ from django.core.files.storage import storages
 from django.db import connections
 from django.utils import timezone
 
-from common import filecrypt as backup_files
+from common import filecrypt
 
 from . import erasure_boundary
 
@@ -190,7 +190,7 @@ def checked_plain(local: Path, *, sha256: str, size: int, key: str, plain: Path,
     `local` after its bytes matched `sha256` and `size`, decrypted to `plain` when `key` is set (every
     chunk authenticated): the one check every stored backup file passes before it is read.
     """
-    digest, found = backup_files.file_sha256(local)
+    digest, found = filecrypt.file_sha256(local)
     if (digest, found) != (sha256, size):
         raise BackupError(
             f"{what} does not match its manifest (sha256 {digest[:16]}..., {found} bytes; expected "
@@ -200,8 +200,8 @@ def checked_plain(local: Path, *, sha256: str, size: int, key: str, plain: Path,
         return local
     with open(local, "rb") as source, open(plain, "wb") as out:
         try:
-            backup_files.decrypt_stream(source, out, key)
-        except backup_files.BackupFileError as error:
+            filecrypt.decrypt_stream(source, out, key)
+        except filecrypt.BackupFileError as error:
             raise BackupError(f"{what} does not decrypt: {error}.") from error
     return plain
 
@@ -220,7 +220,7 @@ def tail(text: str, lines: int = 8) -> str:
 
 def pump(source, sink, errors: list) -> None:
     try:
-        while block := source.read(backup_files.CHUNK):
+        while block := source.read(filecrypt.CHUNK):
             sink.write(block)
     except BaseException as error:  # noqa: BLE001 -- reported by the thread that waits for this one
         errors.append(error)
@@ -252,8 +252,8 @@ def pg_dump(alias: str, target: Path, secret: str) -> dict:
             snapshot, server_version = cursor.fetchone()
             command = [pg_program("pg_dump"), "--format=custom", f"--snapshot={snapshot}", "--no-password"]
             with open(target, "wb") as out, tempfile.TemporaryFile() as stderr:
-                hashing = backup_files.HashingWriter(out)
-                sink = backup_files.EncryptingWriter(hashing, secret) if secret else hashing
+                hashing = filecrypt.HashingWriter(out)
+                sink = filecrypt.EncryptingWriter(hashing, secret) if secret else hashing
                 process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, env=pg_env(params))
                 errors: list = []
                 # pg_dump streams while this connection counts the same snapshot: the two overlap.
@@ -322,9 +322,9 @@ def sqlite_dump(alias: str, folder: Path, target: Path, secret: str) -> dict:
         server_version = sqlite3.sqlite_version
     conn.close()
     with open(copy, "rb") as source, open(target, "wb") as out:
-        hashing = backup_files.HashingWriter(out)
-        sink = backup_files.EncryptingWriter(hashing, secret) if secret else hashing
-        while block := source.read(backup_files.CHUNK):
+        hashing = filecrypt.HashingWriter(out)
+        sink = filecrypt.EncryptingWriter(hashing, secret) if secret else hashing
+        while block := source.read(filecrypt.CHUNK):
             sink.write(block)
         if secret:
             sink.close()

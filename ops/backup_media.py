@@ -20,6 +20,7 @@ from django.core.files import File
 from django.core.files.storage import storages
 
 from common import filecrypt
+from common.storages import storage_walk
 from content.models import Image
 from uploads.models import FileUpload
 
@@ -32,17 +33,6 @@ SUFFIX = ".files"
 
 def files_name(name: str) -> str:
     return name + SUFFIX
-
-
-def _walk(storage, folder: str = ""):
-    try:
-        folders, files = storage.listdir(folder)
-    except FileNotFoundError:  # a local storage nothing was written to yet
-        return
-    for name in files:
-        yield f"{folder}/{name}" if folder else name
-    for sub in folders:
-        yield from _walk(storage, f"{folder}/{sub}" if folder else sub)
 
 
 class _HashingReader:
@@ -76,7 +66,7 @@ def files_collect(folder: Path, secret: str) -> Collected:
         with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as tar:
             for alias in BACKED_UP:
                 storage = storages[alias]
-                for name in sorted(_walk(storage)):
+                for name in sorted(storage_walk(storage)):
                     try:
                         size = storage.size(name)
                         handle = storage.open(name, "rb")
@@ -183,7 +173,7 @@ def files_restore(manifest: dict, tar_path: Path, say, *, remove_others: bool) -
         kept = {alias: set(names) for alias, names in manifest["files"]["entries"].items()}
         for alias in BACKED_UP:
             storage = storages[alias]
-            for stale in sorted(set(_walk(storage)) - kept.get(alias, set())):
+            for stale in sorted(set(storage_walk(storage)) - kept.get(alias, set())):
                 storage.delete(stale)
                 result.removed += 1
     for alias, file_name, member, tar in _members(tar_path):

@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from audit.services import audit_record
-from common import filecrypt as backup_files
+from common import filecrypt
 
 from . import backup_engines as engines
 from . import backup_media, backup_verdicts, erasure_boundary
@@ -86,7 +86,7 @@ def backup_create(*, tier: str, label: str = "", actor=None, alias: str = "defau
             "sha256": dumped["sha256"],
             "size": dumped["size"],
             "encrypted": bool(secret),
-            "key_fingerprint": backup_files.key_fingerprint(secret) if secret else "",
+            "key_fingerprint": filecrypt.key_fingerprint(secret) if secret else "",
             "migrations": dumped["migrations"],
             "tables": dumped["tables"],
         }
@@ -235,7 +235,7 @@ def fetch_checked(name: str, manifest: dict, folder: Path) -> Path:
     except NotImplementedError:
         local = folder / "download"
         with storage.open(name, "rb") as source, open(local, "wb") as out:
-            shutil.copyfileobj(source, out, backup_files.CHUNK)
+            shutil.copyfileobj(source, out, filecrypt.CHUNK)
     key = key_for(manifest) if manifest.get("encrypted") else ""
     return engines.checked_plain(
         local,
@@ -256,7 +256,7 @@ def key_for(manifest: dict) -> str:
         )
     wanted = manifest.get("key_fingerprint")
     for key in keys:
-        if not wanted or backup_files.key_fingerprint(key) == wanted:
+        if not wanted or filecrypt.key_fingerprint(key) == wanted:
             return key
     raise BackupSetupError(
         "neither BACKUP_ENCRYPTION_KEY nor BACKUP_ENCRYPTION_OLD_KEYS is the key this backup was made with "

@@ -9,7 +9,6 @@ its tables and their rows, and names the figures that exist on PostgreSQL only.
 """
 
 import os
-from datetime import datetime
 
 from django.conf import settings
 from django.db import DatabaseError, connections, transaction
@@ -18,6 +17,7 @@ from django.utils import timezone
 from common.pools import database_pool
 
 from . import monitoring
+from .monitoring import iso, rows_as_dicts
 
 DEFAULT_LIMIT = 10
 
@@ -64,16 +64,6 @@ def human_bytes(value: int | None) -> str:
             return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     raise AssertionError("unreachable")
-
-
-def _rows(cursor, sql: str, params=()) -> list[dict]:
-    cursor.execute(sql, params)
-    names = [column[0] for column in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
-def _iso(value) -> str | None:
-    return value.isoformat() if isinstance(value, datetime) else value
 
 
 # --- PostgreSQL -----------------------------------------------------------------------------------
@@ -144,12 +134,12 @@ def _postgresql(connection, limit: int) -> dict:
         cursor.execute("SHOW max_connections")
         max_connections = int(cursor.fetchone()[0])
 
-        tables = _rows(cursor, _TABLES, [limit])
-        indexes = _rows(cursor, _INDEXES, [limit])
-        unused = _rows(cursor, _UNUSED_INDEXES, [limit])
-        scans = _rows(cursor, _TABLE_SCANS, [limit])
+        tables = rows_as_dicts(cursor, _TABLES, [limit])
+        indexes = rows_as_dicts(cursor, _INDEXES, [limit])
+        unused = rows_as_dicts(cursor, _UNUSED_INDEXES, [limit])
+        scans = rows_as_dicts(cursor, _TABLE_SCANS, [limit])
 
-        states = _rows(cursor, _CONNECTIONS)
+        states = rows_as_dicts(cursor, _CONNECTIONS)
         cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'")
         server_clients = cursor.fetchone()[0]
 
@@ -168,7 +158,7 @@ def _postgresql(connection, limit: int) -> dict:
         "database": database,
         "server_version": version.split(" on ")[0],
         "size_bytes": size,
-        "stats_reset": _iso(stats_reset),
+        "stats_reset": iso(stats_reset),
         "tables": tables,
         "indexes": indexes,
         "unused_indexes": unused,
@@ -206,7 +196,7 @@ def _replication(cursor) -> dict:
         cursor.execute("SELECT EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())")
         delay = cursor.fetchone()[0]
         return {"role": "replica", "replay_delay_seconds": None if delay is None else round(float(delay), 1)}
-    standbys = _rows(
+    standbys = rows_as_dicts(
         cursor,
         """
         SELECT application_name, client_addr::text AS client_addr, state,
@@ -262,7 +252,7 @@ def statements(connection, limit: int) -> dict:
         try:
             # In a savepoint: the failed read must not break a transaction around the call.
             with transaction.atomic(using=connection.alias):
-                rows = _rows(
+                rows = rows_as_dicts(
                     cursor,
                     """
                     SELECT query, calls, round(total_exec_time::numeric, 2) AS total_ms,

@@ -35,13 +35,14 @@ _VACUUM = """
 """
 
 
-def _rows(cursor, sql: str, params=()) -> list[dict]:
+def rows_as_dicts(cursor, sql: str, params=()) -> list[dict]:
+    """The rows of `sql` as dicts by column name (the metrics' queries read statistics views)."""
     cursor.execute(sql, params)
     names = [column[0] for column in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def _iso(value):
+def iso(value):
     return value.isoformat() if isinstance(value, datetime) else value
 
 
@@ -55,7 +56,7 @@ def activity(cursor, limit: int) -> dict:
     Active sessions (pid, user, state, duration, query with its string values replaced by '…') and
     those past DB_METRICS_SLOW_QUERY_SECONDS.
     """
-    active = _rows(cursor, _ACTIVE, [limit])
+    active = rows_as_dicts(cursor, _ACTIVE, [limit])
     for row in active:
         row["seconds"] = None if row["seconds"] is None else round(float(row["seconds"]), 1)
         row["query"] = _LITERAL.sub("'…'", row["query"] or "")
@@ -68,10 +69,10 @@ def activity(cursor, limit: int) -> dict:
 
 
 def vacuum(cursor, limit: int) -> list[dict]:
-    rows = _rows(cursor, _VACUUM, [limit])
+    rows = rows_as_dicts(cursor, _VACUUM, [limit])
     for row in rows:
         for key in ("last_autovacuum", "last_vacuum", "last_autoanalyze"):
-            row[key] = _iso(row[key])
+            row[key] = iso(row[key])
     return rows
 
 
@@ -106,11 +107,11 @@ def wal_archive(connection) -> dict:
         "archiving": True,
         "archived_count": archived,
         "last_archived_wal": last_wal,
-        "last_archived_at": _iso(last_time),
+        "last_archived_at": iso(last_time),
         "seconds_since_archived": None if last_time is None else round((now - last_time).total_seconds(), 1),
         "failed_count": failed,
         "last_failed_wal": failed_wal,
-        "last_failed_at": _iso(failed_time),
+        "last_failed_at": iso(failed_time),
         "failing": failing,
         "segments_waiting": waiting,
     }

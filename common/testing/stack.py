@@ -145,6 +145,8 @@ class Cluster:
         self.port = free_port()
         # Trust authentication ignores it: a canary a test can look for in what the app shows.
         self.password = password
+        # -c settings of every start, kept so that a restart brings the same server back.
+        self.server_settings: dict[str, str] = {}
         self.as_postgres = os.geteuid() == 0
         if self.as_postgres:
             user = pwd.getpwnam("postgres")
@@ -165,7 +167,7 @@ class Cluster:
         `server_settings` are more -c settings (values without spaces: the rest go in ALTER SYSTEM),
         kept for every later start: a restart brings the same server back.
         """
-        self.server_settings = {**getattr(self, "server_settings", {}), **server_settings}
+        self.server_settings.update(server_settings)
         options = f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off"
         options += "".join(f" -c {name}={value}" for name, value in self.server_settings.items())
         self._run(

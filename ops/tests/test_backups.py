@@ -142,7 +142,7 @@ def test_a_corrupt_dump_with_a_matching_sha256_fails_the_restore(content):
     path = storages["backups"].path(record.name)
     with open(path, "r+b") as handle:
         handle.truncate(record.size // 2)
-    digest, size = backups.backup_files.file_sha256(path)
+    digest, size = backups.filecrypt.file_sha256(path)
     _rewrite_manifest(record.name, lambda manifest: manifest.update(sha256=digest, size=size))
     result = backup_verification.backup_verify(record.name)
     assert not result.ok
@@ -177,12 +177,12 @@ def test_encrypted_backup_round_trip_and_wrong_key(content, settings):
 
 def test_an_encrypted_file_cut_at_a_chunk_boundary_is_refused(content, settings, monkeypatch):
     settings.BACKUP_ENCRYPTION_KEY = "backup-key-one"
-    monkeypatch.setattr(backups.backup_files, "CHUNK", 4096)
+    monkeypatch.setattr(backups.filecrypt, "CHUNK", 4096)
     record = backups.backup_create(tier=BackupTier.MANUAL)
     path = storages["backups"].path(record.name)
     with open(path, "r+b") as handle:
         handle.truncate(28 + 2 * (4 + 4096 + 16))  # header and the first two whole chunks
-    digest, size = backups.backup_files.file_sha256(path)
+    digest, size = backups.filecrypt.file_sha256(path)
     _rewrite_manifest(record.name, lambda manifest: manifest.update(sha256=digest, size=size))
     result = backup_verification.backup_verify(record.name)
     assert not result.ok and "does not decrypt" in result.problems[0]
